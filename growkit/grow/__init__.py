@@ -1,0 +1,20 @@
+"""Growth operators: `grow(model, op, *, dim, factor, **options) -> new model`."""
+
+from . import depth as _depth  # noqa: F401  (registers the depth operators)
+from .preservation import measure_preservation
+from .registry import (
+    ALIASES,
+    OPERATORS,
+    Growth,
+    Operator,
+    claims_preservation,
+    grow,
+    grow_with_sources,
+    known_operators,
+    register,
+)
+
+__all__ = [
+    "ALIASES", "OPERATORS", "Growth", "Operator", "claims_preservation", "grow",
+    "grow_with_sources", "known_operators", "measure_preservation", "register",
+]

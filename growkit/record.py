@@ -1,0 +1,95 @@
+"""Run records: what every plot, speedup number, command and notebook test reads.
+
+A record is plain data (lists of dicts of numbers and strings), so it serialises to JSON
+and back without loss. Nothing in growkit parses printed text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Record:
+    name: str
+    # Evaluations in order: step, phase, tokens, flops (cumulative, counting every phase
+    # before), train_loss, val_loss, lr, wall_s.
+    history: list[dict[str, Any]] = field(default_factory=list)
+    # Growth events: step, tokens, flops, op, dim, factor, options, claims_preservation,
+    # preservation (measured), params_before, params_after.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # Per-phase facts: model config, train config, n_params, flops_per_token, device, seed.
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ---- derived views -------------------------------------------------------------
+    def series(self, key: str) -> list[float]:
+        return [h[key] for h in self.history]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        if not self.history:
+            raise ValueError(f"record {self.name!r} has no evaluations yet.")
+        return self.history[-1]
+
+    @property
+    def final_val_loss(self) -> float:
+        return float(self.final["val_loss"])
+
+    @property
+    def total_flops(self) -> float:
+        return float(self.final["flops"])
+
+    @property
+    def total_tokens(self) -> float:
+        return float(self.final["tokens"])
+
+    @property
+    def n_params(self) -> int:
+        """Parameters of the final model (after any growth)."""
+        return int(self.phases[-1]["n_params"])
+
+    @property
+    def tokens_per_param(self) -> float:
+        """Every token the run saw (small model's included) per final-model parameter."""
+        return self.total_tokens / self.n_params
+
+    # ---- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Record:
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> Record:
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically (temp file + rename): a kill mid-write leaves the old file."""
+        return atomic_write_text(Path(path), self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Record:
+        return cls.from_json(Path(path).read_text())
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

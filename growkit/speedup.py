@@ -1,0 +1,94 @@
+"""Speedup, defined once.
+
+The target is the scratch run's final validation loss. C(run) is the compute (FLOPs, or
+tokens) a run needs to first reach that loss, read off its loss curve by interpolating
+between evaluations on a log-compute axis and counting every phase (the small model's
+compute included). Speedup = C_scratch / C_grown - 1, as in *Stacking Your Transformers*.
+
+Validation losses are noisy, so "reached" means the best loss seen so far reached the
+target: the curve used is the running minimum of the evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from .record import Record
+
+
+def compute_to_reach(record: Record, target: float, axis: str = "flops") -> float | None:
+    """Compute (on `axis`: 'flops' or 'tokens') at which the run's best validation loss
+    first reaches `target`, interpolated; None when it never does."""
+    xs, best, lowest = [], [], math.inf
+    for h in record.history:
+        lowest = min(lowest, h["val_loss"])
+        xs.append(float(h[axis]))
+        best.append(lowest)
+    for i, loss in enumerate(best):
+        if loss > target:
+            continue
+        if i == 0 or best[i - 1] == loss:
+            return xs[i]
+        frac = (best[i - 1] - target) / (best[i - 1] - loss)
+        x0, x1 = xs[i - 1], xs[i]
+        if x0 <= 0 or x1 <= 0:  # the evaluation at initialisation sits at zero compute
+            return x0 + frac * (x1 - x0)
+        return 10 ** (math.log10(x0) + frac * (math.log10(x1) - math.log10(x0)))
+    return None
+
+
+@dataclass
+class Speedup:
+    target_loss: float
+    scratch_flops: float
+    scratch_tokens: float
+    grown_flops: float | None
+    grown_tokens: float | None
+    grown_best_loss: float
+    reason: str | None = None
+
+    @property
+    def reached(self) -> bool:
+        return self.grown_flops is not None
+
+    @property
+    def flops(self) -> float | None:
+        """C_scratch / C_grown - 1 on FLOPs; None when the grown run never got there."""
+        return None if self.grown_flops is None else self.scratch_flops / self.grown_flops - 1
+
+    @property
+    def tokens(self) -> float | None:
+        return None if self.grown_tokens is None else self.scratch_tokens / self.grown_tokens - 1
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "reached": self.reached, "flops_speedup": self.flops,
+                "tokens_speedup": self.tokens}
+
+    def __str__(self) -> str:
+        if not self.reached:
+            return f"no speedup: {self.reason}"
+        return (f"speedup {self.flops:+.1%} in FLOPs, {self.tokens:+.1%} in tokens "
+                f"(target loss {self.target_loss:.4f})")
+
+
+def speedup(scratch: Record, grown: Record) -> Speedup:
+    """Speedup of `grown` over the `scratch` baseline, in FLOPs and in tokens."""
+    target = scratch.final_val_loss
+    s_flops = compute_to_reach(scratch, target, "flops")
+    s_tokens = compute_to_reach(scratch, target, "tokens")
+    assert s_flops is not None and s_tokens is not None  # scratch reaches its own final loss
+    g_flops = compute_to_reach(grown, target, "flops")
+    g_tokens = compute_to_reach(grown, target, "tokens")
+    best = min(grown.series("val_loss"))
+    reason = None
+    if g_flops is None:
+        reason = (f"{grown.name} never reached the scratch run's final validation loss "
+                  f"{target:.4f} (its best was {best:.4f} after {grown.total_flops:.3g} FLOPs)")
+    return Speedup(target, s_flops, s_tokens, g_flops, g_tokens, best, reason)
+
+
+def guideline_tokens(n_params: float, flops_budget: float) -> float:
+    """The paper's growth-timing guideline: tokens d to train the small model for,
+    log10(d) = 0.88 log10(N) + 163.27 / log10(C) - 5.74 (N target parameters, C FLOPs)."""
+    return 10 ** (0.88 * math.log10(n_params) + 163.27 / math.log10(flops_budget) - 5.74)

@@ -1,0 +1,62 @@
+import math
+
+import pytest
+
+from growkit import Record, speedup
+from growkit.speedup import compute_to_reach, guideline_tokens
+
+
+def curve(name, points, tokens_per_flop=1e-6, n_params=1000):
+    """A record whose loss follows the given (flops, loss) points."""
+    return Record(name=name, history=[{"step": i, "phase": 0, "flops": f, "tokens": f * tokens_per_flop,
+                                       "val_loss": loss, "train_loss": None, "lr": 0.0, "wall_s": 0.0}
+                                      for i, (f, loss) in enumerate(points)],
+                  phases=[{"n_params": n_params}])
+
+
+def test_known_answer_on_log_flops_axis():
+    scratch = curve("scratch", [(0, 4.0), (1e9, 3.0), (1e10, 2.0)])
+    # The grown curve crosses 2.0 halfway (in log10) between 1e8 and 1e10, i.e. at 1e9.
+    grown = curve("grown", [(0, 4.0), (1e8, 2.5), (1e10, 1.5)])
+    sp = speedup(scratch, grown)
+    assert sp.target_loss == 2.0
+    assert sp.grown_flops == pytest.approx(1e9)
+    assert sp.flops == pytest.approx(10 - 1)  # C_scratch / C_grown - 1 = 1e10 / 1e9 - 1
+    assert sp.tokens == pytest.approx(9)
+
+
+def test_tokens_are_reported_separately_from_flops():
+    scratch = curve("scratch", [(1e9, 3.0), (1e10, 2.0)], tokens_per_flop=1e-6)
+    grown = curve("grown", [(1e9, 3.0), (5e9, 2.0)], tokens_per_flop=2e-6)  # cheaper tokens
+    sp = speedup(scratch, grown)
+    assert sp.flops == pytest.approx(1.0)
+    # Both reach the target after 1e4 tokens: half the FLOPs, but no saving in tokens.
+    assert sp.tokens == pytest.approx(0.0, abs=1e-9)
+
+
+def test_never_reaching_gives_no_number_but_the_reason():
+    scratch = curve("scratch", [(1e9, 3.0), (1e10, 2.0)])
+    grown = curve("grown", [(1e9, 3.0), (1e10, 2.2)])
+    sp = speedup(scratch, grown)
+    assert not sp.reached and sp.flops is None and sp.tokens is None
+    assert "never reached" in sp.reason and "2.2000" in sp.reason
+    assert "no speedup" in str(sp)
+
+
+def test_noisy_curves_use_the_best_loss_so_far():
+    # A bump back up after reaching the target does not un-reach it.
+    r = curve("noisy", [(1e8, 3.0), (1e9, 1.9), (1e10, 2.3), (1e11, 2.0)])
+    assert compute_to_reach(r, 2.0) < 1e9
+
+
+def test_growth_slowdown_is_negative():
+    scratch = curve("scratch", [(1e9, 3.0), (1e10, 2.0)])
+    grown = curve("grown", [(1e9, 3.0), (1e10, 2.1), (2e10, 2.0)])
+    assert speedup(scratch, grown).flops == pytest.approx(-0.5)
+
+
+def test_guideline_formula():
+    # log10(d) = 0.88 log10(N) + 163.27 / log10(C) - 5.74
+    N, C = 7e9, 1e22
+    expected = 0.88 * math.log10(N) + 163.27 / 22 - 5.74
+    assert math.log10(guideline_tokens(N, C)) == pytest.approx(expected)

@@ -1,0 +1,81 @@
+import math
+
+import pytest
+import torch
+
+from growkit import GPT, GPTConfig, TrainConfig, Trainer, train
+
+
+def small_config(**kw):
+    return TrainConfig(**{**dict(steps=60, batch_size=16, lr=3e-3, warmup=5, eval_every=20,
+                                 eval_batches=2), **kw})
+
+
+def test_loss_falls_and_ledger_counts_flops(tiny_gpt, corpus):
+    rec = train(tiny_gpt, corpus, small_config(), progress=False)
+    losses = rec.series("val_loss")
+    assert losses[-1] < losses[0] - 0.5
+    per_step = tiny_gpt.flops_per_token(16) * 16 * 16
+    assert rec.total_flops == pytest.approx(60 * per_step)
+    assert rec.total_tokens == 60 * 16 * 16
+    assert rec.tokens_per_param == pytest.approx(60 * 256 / tiny_gpt.n_params())
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup=10, min_lr_ratio=0.1)
+    assert cfg.lr_at(0) == pytest.approx(0.1)
+    assert cfg.lr_at(9) == pytest.approx(1.0)
+    assert cfg.lr_at(99) == pytest.approx(0.1, abs=1e-3)
+    lrs = [cfg.lr_at(s) for s in range(10, 100)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    # A continued schedule enters part-way: no re-warmup.
+    cont = TrainConfig(steps=50, lr=1.0, warmup=10, schedule_offset=50, schedule_steps=100)
+    assert cont.lr_at(0) == pytest.approx(cfg.lr_at(50))
+
+
+def test_growth_mid_run_continues_one_ledger(tiny_gpt, corpus):
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=20), progress=False)
+    trainer.fit()
+    flops_before = trainer.flops
+    big = trainer.grow("stack", factor=2, config=small_config(steps=10, warmup=2))
+    trainer.fit()
+    rec = trainer.record
+    ev = rec.events[0]
+    assert ev["flops"] == flops_before and ev["op"] == "stack" and ev["params_after"] == big.n_params()
+    assert ev["claims_preservation"] is False and ev["preservation"]["max_abs_logits"] > 0
+    assert rec.total_flops == pytest.approx(flops_before + 10 * big.flops_per_token(16) * 256)
+    assert rec.total_tokens == 30 * 256
+    assert [p["model"]["n_layer"] for p in rec.phases] == [2, 4]
+    assert rec.n_params == big.n_params()
+
+
+def test_optimizer_moments_can_be_carried_over_for_copied_parameters(tiny_gpt, corpus):
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=5), progress=False)
+    trainer.fit()
+    old_state = trainer.optimizer.state[tiny_gpt.blocks[1].mlp.up_proj.weight]
+    big = trainer.grow("stack", factor=2, config=small_config(steps=1), fresh_optimizer=False)
+    carried = trainer.optimizer.state[big.blocks[3].mlp.up_proj.weight]
+    assert torch.equal(carried["exp_avg"], old_state["exp_avg"])
+    fresh = Trainer(GPT(tiny_gpt.config), corpus, small_config(steps=5), progress=False)
+    fresh.fit()
+    fresh.grow("stack", factor=2, config=small_config(steps=1))
+    assert len(fresh.optimizer.state) == 0
+
+
+def test_divergence_is_a_clear_error_and_keeps_the_record(corpus, tmp_path):
+    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=16))
+    with torch.no_grad():
+        model.lm_head.weight.fill_(math.inf)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train(model, corpus, small_config(steps=3), out_dir=tmp_path, name="d", progress=False)
+    assert (tmp_path / "d.json").exists() and (tmp_path / "d.diverged.pt").exists()
+
+
+def test_same_seed_same_run(corpus):
+    def run():
+        torch.manual_seed(0)
+        m = GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=16))
+        return train(m, corpus, small_config(steps=10), progress=False).series("val_loss")
+    assert run() == run()
