@@ -6,7 +6,7 @@ from .gpt import GPT, GPTConfig
 from .grow import grow, measure_preservation
 from .record import Record
 from .speedup import speedup
-from .train import Trainer, TrainConfig, train
+from .train import TrainConfig, Trainer, train
 
 __all__ = [
     "GPT", "GPTConfig", "Record", "TrainConfig", "Trainer", "grow", "load_checkpoint",

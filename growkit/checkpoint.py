@@ -7,8 +7,9 @@ Saved without `torch.compile`'s `_orig_mod.` prefixes and loaded with
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn

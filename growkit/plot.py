@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import matplotlib.pyplot as plt
 
@@ -53,7 +53,7 @@ def plot_compare(records: dict[str, dict[int, Record]], path: str | Path | None 
     lo = min(min(r.series("val_loss")) for r in first.values())
     plot_loss_vs_flops(first.values(), ax=ax, scratch=first["scratch"], grown=first["grown"])
     for seed in seeds[1:]:
-        for run, recs in records.items():
+        for recs in records.values():
             ax.plot(recs[seed].total_flops, recs[seed].final_val_loss, "k.", alpha=0.4)
     # Zoom on the interesting part: the early losses near ln(vocab) flatten the rest.
     start = max(h["val_loss"] for r in first.values() for h in r.history[len(r.history) // 5:])

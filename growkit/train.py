@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from torch import nn
 from .checkpoint import save_checkpoint, unwrap
 from .data import TextCorpus
 from .grow import claims_preservation, grow_with_sources, measure_preservation
+from .grow.registry import resolve
 from .record import Record
 
 
@@ -95,13 +97,27 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> 
                              fused=device.type == "cuda")
 
 
+def interactive() -> bool:
+    """True in a terminal or a Jupyter kernel, where a live progress bar helps."""
+    if sys.stderr.isatty():
+        return True
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
 def progress_bar(total: int, desc: str, enabled: bool | None):
-    """A tqdm bar that stays a single updating line in notebooks and terminals, and is
-    silent when output is not a terminal (papermill, CI logs) unless asked for."""
+    """One updating progress line: tqdm.auto draws a single widget in Jupyter (so an
+    executed notebook keeps one output, not thousands of lines) and a text bar refreshed
+    at most once a second in a terminal. Off in logs and CI unless asked for."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=None if enabled is None else not enabled,
-                mininterval=1.0, leave=False, dynamic_ncols=True)
+    on = interactive() if enabled is None else enabled
+    return tqdm(total=total, desc=desc, disable=not on, mininterval=1.0, leave=False,
+                dynamic_ncols=True)
 
 
 class Trainer:
@@ -257,7 +273,12 @@ class Trainer:
         Whether the schedule restarts is in `config` (schedule_offset / schedule_steps).
         """
         old = self.model
+        if resolve(op, dim).name == "learn":
+            # The learned map trains on this run's data; its compute joins the ledger below.
+            options = {"data": self.data, "batch_size": self.config.batch_size, **options}
         growth = grow_with_sources(old, op, dim=dim, factor=factor, **options)
+        self.tokens += int(growth.info.get("tokens", 0))
+        self.flops += float(growth.info.get("flops", 0.0))
         x, y = self.val_batches()[0]
         preservation = measure_preservation(old, growth.model.to(self.device),
                                             x.to(self.device), y.to(self.device))
@@ -273,7 +294,8 @@ class Trainer:
                     carried[new_name] = dict(self.optimizer.state[p_old])
         self.record.events.append({
             "kind": "growth", "step": self.step, "tokens": self.tokens, "flops": self.flops,
-            "op": op, "dim": dim, "factor": factor, "options": options,
+            "op": op, "dim": dim, "factor": factor, "options": json_safe(options),
+            "info": growth.info,
             "fresh_optimizer": fresh_optimizer,
             "claims_preservation": claims_preservation(op, dim),
             "preservation": preservation,
@@ -281,6 +303,17 @@ class Trainer:
         })
         self._start_phase(growth.model, config, optimizer_state=carried)
         return self.model
+
+
+def json_safe(options: dict[str, Any]) -> dict[str, Any]:
+    """Options as a record can hold them: a dataset by its name, other objects by repr."""
+    safe = {}
+    for key, value in options.items():
+        if value is None or isinstance(value, (bool, int, float, str, list, tuple)):
+            safe[key] = value
+        else:
+            safe[key] = getattr(value, "name", repr(value))
+    return safe
 
 
 def train(model: nn.Module, data: TextCorpus, config: TrainConfig, **kwargs: Any) -> Record:

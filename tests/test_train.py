@@ -79,3 +79,17 @@ def test_same_seed_same_run(corpus):
                           n_embd=16))
         return train(m, corpus, small_config(steps=10), progress=False).series("val_loss")
     assert run() == run()
+
+
+def test_learned_growth_mid_run_charges_its_phase_to_the_ledger(tiny_gpt, corpus, tmp_path):
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=10), out_dir=tmp_path, name="l",
+                      progress=False)
+    trainer.fit()
+    flops_before = trainer.flops
+    trainer.grow("learn", factor=2, steps=5, config=small_config(steps=2))
+    ev = trainer.record.events[0]
+    assert ev["options"]["data"] == "kjv" and ev["info"]["steps"] == 5
+    assert ev["flops"] == pytest.approx(flops_before + ev["info"]["flops"]) and ev["info"]["flops"] > 0
+    trainer.fit()
+    from growkit import Record
+    assert Record.load(tmp_path / "l.json").events[0]["info"]["loss_end"] == ev["info"]["loss_end"]

@@ -1,6 +1,8 @@
 """Growth operators: `grow(model, op, *, dim, factor, **options) -> new model`."""
 
 from . import depth as _depth  # noqa: F401  (registers the depth operators)
+from . import learn as _learn  # noqa: F401  (registers the learned operators)
+from . import width as _width  # noqa: F401  (registers the width operators)
 from .preservation import measure_preservation
 from .registry import (
     ALIASES,

@@ -8,8 +8,9 @@ carried over for copied parameters).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
@@ -24,6 +25,9 @@ class Growth:
     # new parameter name -> name of the small-model parameter it was copied from.
     # Parameters absent here are new (zero, random or learned).
     sources: dict[str, str] = field(default_factory=dict)
+    # Anything else an operator wants its caller to see, e.g. a learned operator's loss
+    # at the start and end of its short training phase and the compute it spent there.
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 OperatorFn = Callable[..., Growth]

@@ -1,0 +1,185 @@
+"""Width growth for the GPT: n_embd, the MLP hidden size and the head count grow by the
+factor, the head size stays (rotary positions and attention scaling depend on it).
+
+- `direct` (G_direct, Net2WiderNet / bert2BERT): every unit duplicated, exactly preserving.
+- `zero` (G_zero): new units with zero outgoing weights, exactly preserving.
+- `random` (G_random): new parameters freshly initialised.
+The learned operator (G_learn, LiGO) lives in learn.py.
+
+Units come in three kinds, each an "axis" of the weight matrices: `embd` (the residual
+stream's dimensions), `inner` (the attention's q/k/v output dimensions, i.e. whole heads
+of head_dim rows) and `hidden` (the SwiGLU hidden units). `vocab` never grows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from ..gpt import GPT, GPTConfig
+from .common import device_of, fresh_gpt, require_gpt
+from .registry import Growth, register
+
+# Parameter name (inside a block for block parameters) -> the unit axis of each dimension.
+# nn.Linear weights are (out, in); the embedding table is (vocab, embd).
+AXES: dict[str, tuple[str, ...]] = {
+    "tok_emb.weight": ("vocab", "embd"),
+    "norm.weight": ("embd",),
+    "lm_head.weight": ("vocab", "embd"),
+    "attn_norm.weight": ("embd",),
+    "mlp_norm.weight": ("embd",),
+    "attn.q_proj.weight": ("inner", "embd"),
+    "attn.k_proj.weight": ("inner", "embd"),
+    "attn.v_proj.weight": ("inner", "embd"),
+    "attn.o_proj.weight": ("embd", "inner"),
+    "mlp.gate_proj.weight": ("hidden", "embd"),
+    "mlp.up_proj.weight": ("hidden", "embd"),
+    "mlp.down_proj.weight": ("embd", "hidden"),
+}
+NORMS = ("norm.weight", "attn_norm.weight", "mlp_norm.weight")
+# Weights that write into the residual stream (their rows are new stream dimensions).
+RESIDUAL_OUT = ("attn.o_proj.weight", "mlp.down_proj.weight")
+
+
+def kind_of(name: str) -> str:
+    """'blocks.3.attn.q_proj.weight' -> 'attn.q_proj.weight'; top-level names unchanged."""
+    return name.split(".", 2)[2] if name.startswith("blocks.") else name
+
+
+def is_linear(kind: str) -> bool:
+    # Every weight is a linear layer's except the embedding table and the norm gains.
+    return kind != "tok_emb.weight" and kind not in NORMS
+
+
+def axis_sizes(cfg: GPTConfig) -> dict[str, int]:
+    assert cfg.mlp_hidden is not None
+    return {"vocab": cfg.vocab_size, "embd": cfg.n_embd, "inner": cfg.n_head * cfg.head_dim,
+            "hidden": cfg.mlp_hidden}
+
+
+def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
+    """The config `factor` times wider: n_head * factor heads of the same head size, and
+    mlp_hidden * factor hidden units; both must come out whole."""
+    heads = cfg.n_head * factor
+    if abs(heads - round(heads)) > 1e-9:
+        fixed = math.ceil(heads) / cfg.n_head
+        raise ValueError(
+            f"width factor {factor} gives n_head = {cfg.n_head} * {factor} = {heads:g}: width "
+            f"growth keeps the head size ({cfg.head_dim}) and adds whole heads, so "
+            f"n_head * factor must be whole: use a multiple of 1/{cfg.n_head}, "
+            f"e.g. factor={fixed:g}."
+        )
+    assert cfg.mlp_hidden is not None
+    hidden = cfg.mlp_hidden * factor
+    if abs(hidden - round(hidden)) > 1e-9:
+        raise ValueError(
+            f"width factor {factor} gives mlp_hidden = {cfg.mlp_hidden} * {factor} = {hidden:g}, "
+            f"not a whole number of hidden units: use a factor with mlp_hidden * factor whole, "
+            f"e.g. factor={math.ceil(factor)}."
+        )
+    n_head = round(heads)
+    # mlp_hidden is set explicitly: recomputing 8/3 * n_embd could round differently.
+    return dataclasses.replace(cfg, n_head=n_head, n_embd=n_head * cfg.head_dim,
+                               mlp_hidden=round(hidden))
+
+
+def unchanged_sources(small: GPT, big: GPT) -> dict[str, str]:
+    """Parameters copied unchanged with the same shape (only possible at factor 1, since
+    width growth reshapes every weight)."""
+    small_state = small.state_dict()
+    return {name: name for name, t in big.state_dict().items()
+            if t.shape == small_state[name].shape and torch.equal(t, small_state[name])}
+
+
+def _require(model: object, op: str) -> GPT:
+    return require_gpt(model, op, "width")
+
+
+@register("direct", "width", preserves_function=True)
+def width_direct(model: GPT, *, factor: int) -> Growth:
+    """G_direct in width (Net2WiderNet / bert2BERT function-preserving duplication): every
+    unit is repeated `factor` times (the whole block of units tiled, so whole heads repeat
+    with their q/k/v rows) and every weight reading from a repeated unit is divided by
+    `factor`, so each copy contributes 1/factor of the original and sums add up exactly.
+
+    The residual stream becomes the small stream tiled `factor` times: RMSNorm's mean
+    square over the tiled vector is unchanged, so the norms stay exact. Duplicated heads
+    compute identical attention; duplicated SwiGLU units identical activations.
+    """
+    small = _require(model, "direct")
+    g = factor
+    cfg = widened_config(small.config, g)
+    # With tied weights the head and the embedding are one matrix, which cannot be both
+    # tiled (embedding) and tiled / g (head). Then the stream carries tile(x) / g instead:
+    # embedding and residual outputs get an extra 1/g, and since RMSNorm is scale-free
+    # up to eps, eps shrinks by 1/g^2 so normalised values are unchanged.
+    scale = 1.0 / g if cfg.tie_weights else 1.0
+    cfg = dataclasses.replace(cfg, norm_eps=small.config.norm_eps * scale**2)
+    big = GPT(cfg).to(device_of(small))
+    state = {}
+    for name, w in small.state_dict().items():
+        kind = kind_of(name)
+        reps = [1 if axis == "vocab" else g for axis in AXES[kind]]
+        new = w.repeat(*reps)
+        if is_linear(kind):
+            new = new / g  # its input axis (embd, inner or hidden) was repeated g times
+        if kind == "tok_emb.weight" or kind in RESIDUAL_OUT:
+            new = new * scale
+        state[name] = new
+    big.load_state_dict(state)
+    return Growth(big, unchanged_sources(small, big))
+
+
+def _embed_small(small: GPT, cfg: GPTConfig, seed: int | None) -> GPT:
+    """A freshly initialised GPT of config `cfg` with each small weight copied into the
+    top-left corner of its grown weight (kept units first, new units after, whole heads)."""
+    big = fresh_gpt(cfg, small, seed)
+    state = big.state_dict()
+    for name, w in small.state_dict().items():
+        state[name][tuple(slice(0, n) for n in w.shape)] = w
+    big.load_state_dict(state)
+    return big
+
+
+@register("zero", "width", preserves_function=True, integer_factor=False)
+def width_zero(model: GPT, *, factor: float, seed: int | None = None) -> Growth:
+    """G_zero in width: new embedding dimensions start at zero everywhere in the residual
+    stream (zero embedding columns, zero rows of o_proj and down_proj) and new heads and
+    hidden units have zero outgoing weights (zero o_proj / down_proj columns). Their
+    incoming weights, and the weights reading the (zero) new stream dimensions, keep the
+    model's own initialisation, so they break symmetry and gradients flow into the zeros.
+    Exactly function-preserving, including under RMSNorm (see below)."""
+    small = _require(model, "zero")
+    cfg = widened_config(small.config, factor)
+    D = small.config.n_embd
+    # RMSNorm averages x^2 over all D' dimensions; with zeros in the D' - D new ones the
+    # mean square shrinks by D/D', and x / sqrt(ms + eps) would grow by sqrt(D'/D). With
+    # eps' = eps * D/D' the denominator is exactly sqrt(D/D') * sqrt(ms + eps), so scaling
+    # the kept gains by sqrt(D/D') gives back the small model's normalised values exactly.
+    # (Keeping the gains and eps unchanged, as the official code does, is not preserving.)
+    shrink = D / cfg.n_embd
+    big = _embed_small(small, dataclasses.replace(cfg, norm_eps=cfg.norm_eps * shrink), seed)
+    small_state = small.state_dict()
+    with torch.no_grad():
+        for name, p in big.named_parameters():
+            kind = kind_of(name)
+            if kind == "tok_emb.weight":
+                p[:, D:] = 0
+            elif kind in RESIDUAL_OUT:
+                p[D:, :] = 0  # nothing is written into the new stream dimensions
+                p[:, small_state[name].shape[1]:] = 0  # new heads / units: zero outgoing weights
+            elif kind in NORMS:
+                p[:D] *= math.sqrt(shrink)
+    return Growth(big, unchanged_sources(small, big))
+
+
+@register("random", "width", preserves_function=False, integer_factor=False)
+def width_random(model: GPT, *, factor: float, seed: int | None = None) -> Growth:
+    """G_random in width: the small weights kept in place (kept units first), every new
+    entry freshly initialised with the model's own initialisation, norms' eps unchanged;
+    the new units change the function."""
+    small = _require(model, "random")
+    big = _embed_small(small, widened_config(small.config, factor), seed)
+    return Growth(big, unchanged_sources(small, big))
