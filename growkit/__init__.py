@@ -1,14 +1,16 @@
 """growkit: train a small network, grow it into a bigger one, and measure the compute saved."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import load_text
+from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig
+from .data import load_images, load_text
 from .gpt import GPT, GPTConfig
 from .grow import grow, measure_preservation
 from .record import Record
 from .speedup import speedup
-from .train import TrainConfig, Trainer, train
+from .train import TrainConfig, Trainer, accuracy, train
 
 __all__ = [
-    "GPT", "GPTConfig", "Record", "TrainConfig", "Trainer", "grow", "load_checkpoint",
-    "load_text", "measure_preservation", "save_checkpoint", "speedup", "train",
+    "CNN", "CNNConfig", "GPT", "GPTConfig", "Record", "TemplateCNN", "TemplateCNNConfig",
+    "TrainConfig", "Trainer", "accuracy", "grow", "load_checkpoint", "load_images", "load_text",
+    "measure_preservation", "save_checkpoint", "speedup", "train",
 ]

@@ -14,10 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig
 from .gpt import GPT, GPTConfig
 
-# kind -> (class, config class); other model families register themselves here.
-MODEL_KINDS: dict[str, tuple[Callable[..., nn.Module], type]] = {"gpt": (GPT, GPTConfig)}
+# kind -> (class, config class); other model families register themselves here. A grown
+# TemplateCNN's config says grown=True, so it is rebuilt grown and its state dict (the
+# concatenated BatchNorm statistics included) loads as saved.
+MODEL_KINDS: dict[str, tuple[Callable[..., nn.Module], type]] = {
+    "gpt": (GPT, GPTConfig),
+    "cnn": (CNN, CNNConfig),
+    "template-cnn": (TemplateCNN, TemplateCNNConfig),
+}
 
 
 def unwrap(model: nn.Module) -> nn.Module:

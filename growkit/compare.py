@@ -40,8 +40,8 @@ class CompareConfig:
     batch_size: int = 128
     tokens_per_param: float = 80.0  # of the target model: sets the FLOPs budget
     grow_fraction: float = 0.25  # share of the FLOPs budget the small model gets before growth
-    lr_small: float = 6e-3  # tuned separately for each model size (see README)
-    lr_big: float = 3e-3
+    lr_small: float = 1e-2  # tuned separately for each model size (see README)
+    lr_big: float = 1.2e-2
     lr_after_growth: float | None = None  # None: the target's own lr_big
     warmup: int = 50
     warmup_after_growth: int = 20  # a short re-warmup after growth

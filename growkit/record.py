@@ -17,8 +17,8 @@ from typing import Any
 @dataclass
 class Record:
     name: str
-    # Evaluations in order: step, phase, tokens, flops (cumulative, counting every phase
-    # before), train_loss, val_loss, lr, wall_s.
+    # Evaluations in order: step, phase, samples, tokens, flops (cumulative, counting every
+    # phase before), train_loss, val_loss, val_acc (classifiers only), lr, wall_s.
     history: list[dict[str, Any]] = field(default_factory=list)
     # Growth events: step, tokens, flops, op, dim, factor, options, claims_preservation,
     # preservation (measured), params_before, params_after.

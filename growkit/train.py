@@ -6,13 +6,28 @@
     trainer.fit()                                   # phase 1: the grown model
     trainer.record                                  # one record, one ledger
 
-The ledger (tokens and FLOPs) runs across phases, so a grown run's FLOPs include what the
-small model spent before growth. `train(model, data, config)` is the one-phase shortcut.
+The ledger (samples, tokens and FLOPs) runs across phases, so a grown run's FLOPs include
+what the small model spent before growth. `train(model, data, config)` is the one-phase
+shortcut.
+
+The same loop trains image classifiers (growkit.cnn on an ImageDataset): a sample is then an
+image (tokens count images too), FLOPs per step are measured once per model shape with
+PyTorch's FlopCounterMode, and every evaluation records accuracy. MixtureGrowth trains a
+TemplateCNN's members one phase each, then grows:
+
+    trainer = Trainer(TemplateCNN(cfg), load_images("fashion-mnist"), sgd_cfg, member=0)
+    trainer.fit()
+    trainer.new_phase(sgd_cfg, member=1)            # same model, the other member
+    trainer.fit()
+    trainer.grow("mixture", dim="width", coefs="orthogonal", config=after_cfg)
+    trainer.fit()
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import json
 import math
 import sys
 import time
@@ -22,12 +37,16 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from .checkpoint import save_checkpoint, unwrap
-from .data import TextCorpus
+from .data import ImageDataset, TextCorpus
 from .grow import claims_preservation, grow_with_sources, measure_preservation
 from .grow.registry import resolve
 from .record import Record
+
+Data = TextCorpus | ImageDataset
+OPTIMIZERS = ("adamw", "sgd")
 
 
 @dataclass
@@ -38,9 +57,14 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     warmup: int = 50
     weight_decay: float = 0.1
+    # "adamw" (the GPT's default) or "sgd" with momentum (the image recipe: MixtureGrowth
+    # trains with SGD, momentum 0.9, Nesterov, weight decay 5e-4, lr 0.1 and a cosine).
+    optimizer: str = "adamw"
     beta1: float = 0.9
     beta2: float = 0.95
-    grad_clip: float = 1.0
+    momentum: float = 0.9
+    nesterov: bool = True
+    grad_clip: float = 1.0  # 0 turns clipping off
     eval_every: int = 50
     eval_batches: int = 8
     # The schedule is warmup then cosine over `schedule_steps` (default: this phase's steps),
@@ -56,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}.")
         if self.batch_size < 1 or self.eval_every < 1 or self.eval_batches < 1:
             raise ValueError("batch_size, eval_every and eval_batches must be >= 1.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
 
     def lr_at(self, step: int) -> float:
         """Linear warmup to lr, then cosine down to lr * min_lr_ratio."""
@@ -86,15 +112,43 @@ def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManage
     return contextlib.nullcontext(), False
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    # Matrices decay; norms (1-D gains) do not.
-    params = [p for p in model.parameters() if p.requires_grad]
+def decays(name: str, p: torch.Tensor) -> bool:
+    """Matrices, convolution kernels and templates decay; norms and biases (1-D) do not,
+    nor template-mixing coefficients (as in the official MixtureGrowth code)."""
+    return p.dim() >= 2 and not name.endswith("coefs")
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for n, p in params if decays(n, p)], "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in params if not decays(n, p)], "weight_decay": 0.0},
     ]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov and cfg.momentum > 0)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
                              fused=device.type == "cuda")
+
+
+_flops_cache: dict[str, float] = {}
+
+
+def training_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **forward: Any) -> float:
+    """FLOPs of one training step (forward and backward) on the batch (x, y), counted by
+    PyTorch's FlopCounterMode: matrix multiplies and convolutions (norms, activations and
+    the optimizer are not counted). Run once per model shape, batch shape and forward
+    options, on a copy of the model on the meta device (shapes only, no arithmetic)."""
+    inner = unwrap(model)
+    key = json.dumps([type(inner).__name__, inner.config.to_dict(), list(x.shape),
+                      sorted(forward.items())], sort_keys=True, default=str)
+    if key not in _flops_cache:
+        probe = copy.deepcopy(inner).to("meta")
+        with FlopCounterMode(display=False) as counter:
+            _, loss = probe(x.to("meta"), y.to("meta"), **forward)
+            loss.backward()
+        _flops_cache[key] = float(counter.get_total_flops())
+    return _flops_cache[key]
 
 
 def interactive() -> bool:
@@ -121,9 +175,10 @@ def progress_bar(total: int, desc: str, enabled: bool | None):
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, data: TextCorpus, config: TrainConfig, *,
+    def __init__(self, model: nn.Module, data: Data, config: TrainConfig, *,
                  name: str = "run", device: str | torch.device | None = None,
-                 out_dir: str | Path | None = None, progress: bool | None = None) -> None:
+                 out_dir: str | Path | None = None, progress: bool | None = None,
+                 member: int | None = None) -> None:
         self.device = torch.device(device) if device is not None else auto_device()
         self.data = data
         self.config = config
@@ -131,20 +186,24 @@ class Trainer:
         self.progress = progress
         self.record = Record(name=name, meta={"device": str(self.device), "seed": config.seed,
                                               "corpus": getattr(data, "name", "?")})
-        self.tokens = 0
+        self.samples = 0  # sequences for a GPT, images for a CNN
+        self.tokens = 0  # every token a GPT saw; for images, the images
         self.flops = 0.0
         self.step = 0  # global step across phases
         self.started = time.perf_counter()
         # One generator for training batches, seeded once: every run with the same seed sees
         # the same batches in the same order, whatever the model.
         self.batch_gen = torch.Generator().manual_seed(config.seed)
-        self._start_phase(model, config, optimizer_state=None)
+        self._start_phase(model, config, optimizer_state=None, member=member)
 
     # ---- phases ----------------------------------------------------------------------
     def _start_phase(self, model: nn.Module, config: TrainConfig,
-                     optimizer_state: dict[str, dict[str, torch.Tensor]] | None) -> None:
+                     optimizer_state: dict[str, dict[str, torch.Tensor]] | None,
+                     member: int | None = None) -> None:
         self.model = unwrap(model).to(self.device)
         self.config = config
+        # Forward options of this phase: which TemplateCNN member trains before growth.
+        self.forward_options: dict[str, Any] = {} if member is None else {"member": member}
         self.phase_step = 0
         self.optimizer = make_optimizer(self.model, config, self.device)
         if optimizer_state:
@@ -156,46 +215,74 @@ class Trainer:
         self.autocast = autocast
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
         self.forward = torch.compile(self.model) if config.compile else self.model
-        self.block_size = self.model.config.block_size
-        self.flops_per_step = (self.model.flops_per_token(self.block_size)
-                               * config.batch_size * self.block_size)
+        # Sequence models (the GPT) have a block size; image models see one sample at a time.
+        self.block_size: int | None = getattr(self.model.config, "block_size", None)
+        self.tokens_per_sample = self.block_size or 1
+        facts: dict[str, Any] = {}
+        if hasattr(self.model, "flops_per_token"):
+            facts["flops_per_token"] = self.model.flops_per_token(self.block_size)
+            self.flops_per_step = (facts["flops_per_token"] * config.batch_size
+                                   * self.tokens_per_sample)
+        else:
+            x, y = self._batch("val", torch.Generator().manual_seed(0))
+            self.flops_per_step = training_flops(self.model, x, y, **self.forward_options)
+            facts["flops_per_sample"] = self.flops_per_step / config.batch_size
         self.record.phases.append({
             "phase": len(self.record.phases), "start_step": self.step,
             "model": self.model.config.to_dict(), "train": asdict(config),
-            "n_params": unwrap(self.model).n_params(),
-            "flops_per_token": self.model.flops_per_token(self.block_size),
+            "n_params": unwrap(self.model).n_params(), **facts, **self.forward_options,
         })
         self._recent_losses: list[float] = []
+
+    def new_phase(self, config: TrainConfig, *, member: int | None = None) -> None:
+        """Start a new phase on the same model: e.g. MixtureGrowth's second member
+        (member=1) after the first. The optimizer starts afresh; the ledger continues."""
+        self._start_phase(self.model, config, optimizer_state=None, member=member)
 
     @property
     def phase(self) -> int:
         return len(self.record.phases) - 1
 
     # ---- evaluation --------------------------------------------------------------------
+    def _batch(self, split: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.block_size is None:
+            return self.data.batch(split, self.config.batch_size, generator=generator)
+        return self.data.batch(split, self.config.batch_size, self.block_size, generator)
+
     def val_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         # The same fixed validation batches for every run and every evaluation.
         gen = torch.Generator().manual_seed(10_000 + self.config.seed)
-        return [self.data.batch("val", self.config.batch_size, self.block_size, gen)
-                for _ in range(self.config.eval_batches)]
+        return [self._batch("val", gen) for _ in range(self.config.eval_batches)]
 
     @torch.no_grad()
-    def evaluate(self) -> float:
+    def evaluate_metrics(self) -> dict[str, float]:
+        """Validation loss, and accuracy for a classifier (logits of shape (batch, classes))."""
         self.model.eval()
-        losses = []
+        losses, correct, seen = [], 0, 0
         for x, y in self.val_batches():
+            x, y = x.to(self.device), y.to(self.device)
             with self.autocast:
-                _, loss = self.forward(x.to(self.device), y.to(self.device))
+                logits, loss = self.forward(x, y, **self.forward_options)
             losses.append(float(loss))
+            if logits.dim() == 2:
+                correct += int((logits.argmax(-1) == y).sum())
+                seen += len(y)
         self.model.train()
-        return sum(losses) / len(losses)
+        out = {"val_loss": sum(losses) / len(losses)}
+        if seen:
+            out["val_acc"] = correct / seen
+        return out
+
+    def evaluate(self) -> float:
+        return self.evaluate_metrics()["val_loss"]
 
     def _log_eval(self) -> dict[str, Any]:
         train_loss = (sum(self._recent_losses) / len(self._recent_losses)
                       if self._recent_losses else None)
         self._recent_losses = []
-        entry = {"step": self.step, "phase": self.phase, "tokens": self.tokens,
-                 "flops": self.flops, "train_loss": train_loss, "val_loss": self.evaluate(),
-                 "lr": self.config.lr_at(self.phase_step),
+        entry = {"step": self.step, "phase": self.phase, "samples": self.samples,
+                 "tokens": self.tokens, "flops": self.flops, "train_loss": train_loss,
+                 **self.evaluate_metrics(), "lr": self.config.lr_at(self.phase_step),
                  "wall_s": time.perf_counter() - self.started}
         self.record.history.append(entry)
         if self.out_dir is not None:
@@ -217,10 +304,10 @@ class Trainer:
             lr = cfg.lr_at(self.phase_step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            x, y = self.data.batch("train", cfg.batch_size, self.block_size, self.batch_gen)
+            x, y = self._batch("train", self.batch_gen)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with self.autocast:
-                _, loss = self.forward(x, y)
+                _, loss = self.forward(x, y, **self.forward_options)
             if not torch.isfinite(loss):
                 self._checkpoint("diverged")
                 raise FloatingPointError(
@@ -243,7 +330,8 @@ class Trainer:
             self._recent_losses.append(loss.item())
             self.phase_step += 1
             self.step += 1
-            self.tokens += cfg.batch_size * self.block_size
+            self.samples += cfg.batch_size
+            self.tokens += cfg.batch_size * self.tokens_per_sample
             self.flops += self.flops_per_step
             bar.update(1)
             if self.phase_step % cfg.eval_every == 0 or self.phase_step == cfg.steps:
@@ -270,10 +358,12 @@ class Trainer:
 
         fresh_optimizer=True (the default, as the paper) starts AdamW from zero moments;
         False carries the moments of every parameter that was copied from the small model.
-        Whether the schedule restarts is in `config` (schedule_offset / schedule_steps).
+        Whether the schedule restarts is in `config` (schedule_offset / schedule_steps), and
+        so is the learning rate after growth (`config.lr`: MixtureGrowth's official recipe
+        continues at a lower one). The grown model trains whole (no member).
         """
         old = self.model
-        if resolve(op, dim).name == "learn":
+        if resolve(op, dim, old).name == "learn":
             # The learned map trains on this run's data; its compute joins the ledger below.
             options = {"data": self.data, "batch_size": self.config.batch_size, **options}
         growth = grow_with_sources(old, op, dim=dim, factor=factor, **options)
@@ -297,7 +387,7 @@ class Trainer:
             "op": op, "dim": dim, "factor": factor, "options": json_safe(options),
             "info": growth.info,
             "fresh_optimizer": fresh_optimizer,
-            "claims_preservation": claims_preservation(op, dim),
+            "claims_preservation": claims_preservation(op, dim, old),
             "preservation": preservation,
             "params_before": unwrap(old).n_params(), "params_after": growth.model.n_params(),
         })
@@ -316,7 +406,24 @@ def json_safe(options: dict[str, Any]) -> dict[str, Any]:
     return safe
 
 
-def train(model: nn.Module, data: TextCorpus, config: TrainConfig, **kwargs: Any) -> Record:
+def train(model: nn.Module, data: Data, config: TrainConfig, **kwargs: Any) -> Record:
     """Train `model` in place for `config.steps` steps and return its run record."""
     return Trainer(model, data, config, **kwargs).fit().record
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, data: ImageDataset, split: str = "test", batch_size: int = 500,
+             **forward: Any) -> float:
+    """Top-1 accuracy of a classifier on a whole split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    try:
+        for x, y in data.batches(split, batch_size):
+            logits, _ = model(x.to(device), **forward)
+            correct += int((logits.argmax(-1).cpu() == y).sum())
+    finally:
+        model.train(was_training)
+    return correct / data.size(split)
 

@@ -14,7 +14,8 @@ def require_gpt(model: object, op: str, dim: str = "depth") -> GPT:
     if not isinstance(model, GPT):
         raise TypeError(
             f"{dim} operator {op!r} grows a growkit GPT, got {type(model).__name__}: "
-            "for the template CNN use dim='width' with op='mixture'."
+            "for the template CNN use dim='width' with op='mixture'; for the plain CNN, "
+            "dim='width' with op='random', 'zero' or 'net2wider'."
         )
     return model
 
