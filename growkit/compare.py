@@ -39,7 +39,7 @@ class CompareConfig:
     block_size: int = 64
     batch_size: int = 128
     tokens_per_param: float = 80.0  # of the target model: sets the FLOPs budget
-    grow_fraction: float = 0.25  # share of the FLOPs budget the small model gets before growth
+    grow_fraction: float = 0.05  # share of the FLOPs budget the small model gets before growth
     lr_small: float = 1e-2  # tuned separately for each model size (see README)
     lr_big: float = 1.2e-2
     lr_after_growth: float | None = None  # None: the target's own lr_big
@@ -118,14 +118,32 @@ def train_config(cfg: CompareConfig, steps: int, lr: float, warmup: int, seed: i
                        eval_batches=cfg.eval_batches, seed=seed)
 
 
+def settings(cfg: CompareConfig) -> dict[str, Any]:
+    """What determines a run's result (the seed list does not)."""
+    return {k: v for k, v in asdict(cfg).items() if k != "seeds"}
+
+
+def finished_record(cfg: CompareConfig, path: Path) -> Record | None:
+    """A finished record of the same settings at `path`, so an interrupted or split
+    comparison (e.g. one seed per process into one folder) resumes without retraining."""
+    if not path.exists():
+        return None
+    rec = Record.load(path)
+    done = "run" in rec.meta  # set only once a run has finished
+    return rec if done and settings(CompareConfig(**rec.meta["compare"])) == settings(cfg) else None
+
+
 def run_one(cfg: CompareConfig, run: str, seed: int, out_dir: Path | None = None,
             progress: bool | None = None) -> Record:
     """Train one of the three runs for one seed; its record is saved as it goes."""
     import torch
 
+    name = f"{run}-s{seed}"
+    done = finished_record(cfg, out_dir / f"{name}.json") if out_dir is not None else None
+    if done is not None:
+        return done
     data = load_text(cfg.corpus)
     p = plan(cfg, data.vocab_size)
-    name = f"{run}-s{seed}"
     torch.manual_seed(seed)
     total_steps = sum(p.steps[run])
     evals = [max(1, round(cfg.evals * s / total_steps)) for s in p.steps[run]]

@@ -47,3 +47,13 @@ def test_bad_override_names_the_settings(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--set", "grow_frac=0.3"])
     assert "grow_fraction" in capsys.readouterr().err
+
+
+def test_a_finished_run_is_reused_not_retrained(tmp_path):
+    from growkit.compare import run_one
+    cfg = preset("smoke")
+    first = run_one(cfg, "small", 0, tmp_path)
+    again = run_one(cfg, "small", 0, tmp_path)
+    assert again.history == first.history and again.final["wall_s"] == first.final["wall_s"]
+    other = run_one(preset("smoke", lr_small=1e-3), "small", 0, tmp_path)
+    assert other.final["wall_s"] != first.final["wall_s"]  # different settings: trained anew

@@ -1,0 +1,182 @@
+"""Figures for studies and sweeps (the course notebooks). The one-comparison figures are in
+plot.py; these draw on it.
+
+Every speedup figure carries its honest reference: the small model trained alone on the
+same budget (its own "speedup" over scratch), and each run's tokens per parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import Normalize
+
+from .plot import plot_loss_vs_flops
+from .record import Record
+from .sweep import PAPER_POINT, PAPER_SPEEDUPS, Study, Variant, guideline_fraction
+
+
+def style_references(ax) -> None:
+    """Scratch black, small models alone grey and dashed, so the growth runs stand out."""
+    smalls = 0
+    for line in ax.get_lines():
+        name = str(line.get_label())
+        if name.startswith("scratch"):
+            line.set(color="black", linewidth=2)
+        elif " alone" in name:  # several small models alone: one dash pattern each
+            line.set(color=("grey", "darkgrey", "dimgrey")[smalls % 3],
+                     linestyle=("--", ":", "-.")[smalls % 3])
+            smalls += 1
+    ax.legend(fontsize=8)
+
+
+def zoom(ax, records: list[Record]) -> None:
+    """Skip the early losses near ln(vocab), which flatten everything else (as plot_compare)."""
+    lo = min(min(r.series("val_loss")) for r in records)
+    hi = max(h["val_loss"] for r in records for h in r.history[len(r.history) // 5:])
+    ax.set_ylim(lo - 0.02, hi + 0.05)
+
+
+def plot_records(records: list[Record], scratch: Record | None = None, grown: Record | None = None,
+                 title: str | None = None, ax=None, references: bool = True):
+    """Loss against FLOPs for these records, the speedup of `grown` over `scratch` marked
+    when both are given; with `references`, scratch and the small models alone styled as such."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5))
+    plot_loss_vs_flops(records, ax=ax, scratch=scratch, grown=grown)
+    if references:
+        style_references(ax)
+    zoom(ax, records)
+    if title:
+        ax.set_title(title + ("\n" + ax.get_title() if ax.get_title() else ""), fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_study(study: Study, variants: list[Variant] | None = None, mark: Variant | None = None,
+               title: str | None = None, ax=None):
+    """Scratch, the small model(s) alone and the grown runs of `variants`, loss against
+    FLOPs; the speedup of `mark` (default: the first variant) marked."""
+    chosen = list(study.variants.values()) if variants is None else variants
+    mark = mark or (chosen[0] if chosen else None)
+    return plot_records(study.records(chosen), study.scratch,
+                        study.add(mark) if mark else None, title, ax)
+
+
+def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: bool = True, ax=None):
+    """One bar per grown run (its FLOPs speedup over scratch) and, hatched grey, each small
+    model alone on the same budget; tokens per parameter written at each bar. With
+    `paper`, the paper's number for the same operator (at ~1.1B parameters) as a diamond."""
+    entries = [dict(name=r["name"], value=r["speedup_flops"], tpp=r["tokens_per_param"],
+                    reason=r["reason"], small=False, key=(r["op"], r["dim"]),
+                    plain=r["options"].get("order", "stack") == "stack") for r in rows]
+    seen: set[str] = set()
+    for r in rows:
+        if r["small"] not in seen:
+            seen.add(r["small"])
+            entries.append(dict(name=r["small"], value=r["small_speedup_flops"],
+                                tpp=r["small_tokens_per_param"], reason=r["small_reason"],
+                                small=True, key=None, plain=False))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.45 * len(entries) + 1.5))
+    values = [e["value"] for e in entries if e["value"] is not None]
+    span = max([abs(v) for v in values] + [0.1])
+    paper_drawn = False
+    for i, e in enumerate(entries):
+        y = len(entries) - 1 - i
+        v = e["value"]
+        if e["small"]:
+            ax.barh(y, v or 0.0, color="lightgrey", hatch="//", edgecolor="grey")
+        else:
+            ax.barh(y, v or 0.0, color="tab:green" if (v or 0) > 0 else "tab:red")
+        text = ("never reached scratch's loss" if v is None else f"{v:+.0%}") + f"  ({e['tpp']:.0f} tok/param)"
+        x = 0.0 if v is None else v
+        ax.text(x + (0.02 * span if x >= 0 else -0.02 * span), y, text, va="center",
+                ha="left" if x >= 0 else "right", fontsize=8)
+        if paper and e["plain"] and e["key"] in PAPER_SPEEDUPS:
+            ax.plot(PAPER_SPEEDUPS[e["key"]], y, "kD", markersize=5,
+                    label=None if paper_drawn else "paper, ~1.1B params")
+            paper_drawn = True
+    ax.set_yticks(range(len(entries)), [e["name"] for e in reversed(entries)], fontsize=9)
+    ax.axvline(0, color="black", linewidth=0.8)
+    lim = 1.9 * max(span, 0.5 if paper_drawn else 0.0)
+    ax.set_xlim(-lim, lim)
+    ax.set_xlabel("speedup over scratch in FLOPs  (C_scratch / C_run − 1)")
+    ax.set_title(title or "speedup over scratch; hatched: the small model alone, same budget", fontsize=10)
+    if paper_drawn:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_surface(rows: list[dict[str, Any]], title: str | None = None, ax=None):
+    """The speedup surface: growth factor (rows) by growth point (columns, share of the
+    budget before growth), each cell the FLOPs speedup and tokens per parameter; the last
+    column is each factor's small model alone on the whole budget."""
+    fractions = sorted({r["grow_fraction"] for r in rows})
+    factors = sorted({r["factor"] for r in rows})
+    cells = {(r["factor"], r["grow_fraction"]): r for r in rows}
+    grid = np.full((len(factors), len(fractions) + 1), np.nan)
+    labels = [["" for _ in range(len(fractions) + 1)] for _ in factors]
+    for i, g in enumerate(factors):
+        for j, f in enumerate(fractions):
+            r = cells.get((g, f))
+            if r is None:
+                continue
+            v = r["speedup_flops"]
+            grid[i, j] = np.nan if v is None else v
+            labels[i][j] = ("never" if v is None else f"{v:+.0%}") + f"\n{r['tokens_per_param']:.0f} tok/p"
+        r = next(r for r in rows if r["factor"] == g)
+        v = r["small_speedup_flops"]
+        grid[i, -1] = np.nan if v is None else v
+        labels[i][-1] = (("never" if v is None else f"{v:+.0%}")
+                         + f"\n{r['small_tokens_per_param']:.0f} tok/p")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * (len(fractions) + 1) + 2, 1.1 * len(factors) + 1.8))
+    finite = grid[np.isfinite(grid)]
+    m = max(float(np.abs(finite).max()) if finite.size else 0.0, 0.05)
+    masked = np.ma.masked_invalid(grid)
+    cmap = plt.get_cmap("RdYlGn").copy()
+    cmap.set_bad("lightgrey")
+    im = ax.imshow(masked, cmap=cmap, norm=Normalize(-m, m), aspect="auto")
+    for i in range(len(factors)):
+        for j in range(len(fractions) + 1):
+            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8)
+    ax.axvline(len(fractions) - 0.5, color="black", linewidth=2)
+    ax.set_xticks(range(len(fractions) + 1), [f"{f:.0%}" for f in fractions] + ["small alone"])
+    ax.set_yticks(range(len(factors)), [f"g = {g:g}" for g in factors])
+    ax.set_xlabel("share of the FLOPs budget spent before growth")
+    ax.figure.colorbar(im, ax=ax, label="speedup over scratch (FLOPs)")
+    ax.set_title(title or "speedup surface (grey: never reached scratch's final loss)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0, factor: float = 4,
+                   ax=None):
+    """The paper's growth-timing guideline as a share of the whole FLOPs budget, against
+    target size (C = 6 N x tokens_per_param x N); above 1 it asks for more than the budget.
+    `points`: dicts with name, params, guideline_fraction (e.g. from sweep.guideline_point)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    n = np.logspace(4, 11, 200)
+    frac = [guideline_fraction(x, 6 * x * tokens_per_param * x, factor) for x in n]
+    ax.plot(n, frac, label=f"guideline at {tokens_per_param:.0f} tokens/param, g = {factor:g}")
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
+    ax.text(n[0], 1.3, "the whole budget", fontsize=8)
+    for p in points:
+        ax.plot(p["params"], p["guideline_fraction"], "o")
+        ax.annotate(p["name"], (p["params"], p["guideline_fraction"]), fontsize=8,
+                    xytext=(5, 5), textcoords="offset points")
+    paper = guideline_fraction(PAPER_POINT["params"], PAPER_POINT["flops"], factor)
+    ax.plot(PAPER_POINT["params"], paper, "kD")
+    ax.annotate(PAPER_POINT["name"], (PAPER_POINT["params"], paper), fontsize=8,
+                xytext=(5, 5), textcoords="offset points")
+    ax.set(xscale="log", yscale="log", xlabel="target parameters N",
+           ylabel="guideline's small-model phase / FLOPs budget")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
