@@ -118,6 +118,22 @@ def train_config(cfg: CompareConfig, steps: int, lr: float, warmup: int, seed: i
                        eval_batches=cfg.eval_batches, seed=seed)
 
 
+def growth_phase_configs(cfg: CompareConfig, before: int, after: int, *, seed: int,
+                         lr_small: float) -> tuple[TrainConfig, TrainConfig]:
+    """Training configs of a grown run's two phases: the small model for `before` steps,
+    then the grown one for `after`, with a restarted (default) or continued schedule."""
+    evals = [max(1, round(cfg.evals * s / (before + after))) for s in (before, after)]
+    tc = train_config(cfg, before, lr_small, cfg.warmup, seed, evals[0])
+    after_tc = train_config(cfg, after, cfg.lr_after_growth or cfg.lr_big,
+                            cfg.warmup_after_growth, seed, evals[1])
+    if not cfg.restart_schedule:
+        # One warmup + cosine across both phases (the "naive" continued schedule).
+        tc = dataclasses.replace(tc, schedule_steps=before + after)
+        after_tc = dataclasses.replace(after_tc, lr=tc.lr, warmup=tc.warmup,
+                                       schedule_offset=before, schedule_steps=before + after)
+    return tc, after_tc
+
+
 def settings(cfg: CompareConfig) -> dict[str, Any]:
     """What determines a run's result (the seed list does not)."""
     return {k: v for k, v in asdict(cfg).items() if k != "seeds"}
@@ -154,15 +170,7 @@ def run_one(cfg: CompareConfig, run: str, seed: int, out_dir: Path | None = None
         tc = train_config(cfg, p.steps[run][0], cfg.lr_small, cfg.warmup, seed, evals[0])
         trainer = Trainer(GPT(p.small), data, tc, name=name, out_dir=out_dir, progress=progress)
     elif run == "grown":
-        before, after = p.steps[run]
-        tc = train_config(cfg, before, cfg.lr_small, cfg.warmup, seed, evals[0])
-        after_tc = train_config(cfg, after, cfg.lr_after_growth or cfg.lr_big,
-                                cfg.warmup_after_growth, seed, evals[1])
-        if not cfg.restart_schedule:
-            # One warmup + cosine across both phases (the "naive" continued schedule).
-            tc = dataclasses.replace(tc, schedule_steps=before + after)
-            after_tc = dataclasses.replace(after_tc, lr=tc.lr, warmup=tc.warmup,
-                                           schedule_offset=before, schedule_steps=before + after)
+        tc, after_tc = growth_phase_configs(cfg, *p.steps[run], seed=seed, lr_small=cfg.lr_small)
         trainer = Trainer(GPT(p.small), data, tc, name=name, out_dir=out_dir, progress=progress)
         trainer.fit()
         trainer.grow(cfg.op, dim="depth", factor=cfg.factor, config=after_tc,

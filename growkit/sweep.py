@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .compare import PRESETS, CompareConfig, plan, train_config
+from .compare import PRESETS, CompareConfig, growth_phase_configs, plan, train_config
 from .data import load_text
 from .gpt import GPT, GPTConfig
 from .grow.learn import EVAL_BATCHES as LEARN_EVAL_BATCHES
@@ -343,14 +343,8 @@ class Study:
         before = max(1, round(fraction * self.budget_flops / self.flops_per_step(small)))
         after = max(1, round(((1 - fraction) * self.budget_flops - map_flops)
                              / self.flops_per_step(self.target)))
-        evals = [max(1, round(cfg.evals * s / (before + after))) for s in (before, after)]
-        tc = train_config(cfg, before, self.lr_for(small), cfg.warmup, self.seed, evals[0])
-        after_tc = train_config(cfg, after, cfg.lr_after_growth or cfg.lr_big,
-                                cfg.warmup_after_growth, self.seed, evals[1])
-        if not cfg.restart_schedule:  # one warmup + cosine across both phases, as compare.run_one
-            tc = dataclasses.replace(tc, schedule_steps=before + after)
-            after_tc = dataclasses.replace(after_tc, lr=tc.lr, warmup=tc.warmup,
-                                           schedule_offset=before, schedule_steps=before + after)
+        tc, after_tc = growth_phase_configs(cfg, before, after, seed=self.seed,
+                                            lr_small=self.lr_for(small))
 
         def train() -> Record:
             torch.manual_seed(self.seed)
