@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, help_text, default_preset, default_out in [
         ("compare", "scratch vs grown vs small-alone on one FLOPs budget", "cpu", "runs/compare"),
-        ("demo", "the CPU comparison `make demo` runs (one seed, about 15 minutes)", "cpu",
+        ("demo", "the CPU comparison `make demo` runs (one seed, about 8 minutes on 2 CPU cores)", "cpu",
          "runs/demo"),
     ]:
         p = sub.add_parser(name, help=help_text)
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--set", type=parse_override, action="append", metavar="KEY=VALUE",
                        help="override one CompareConfig field, e.g. --set grow_fraction=0.4")
         p.add_argument("--out", default=default_out)
-        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+        # Default: a bar in a terminal, none in logs (see train.interactive).
+        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
         p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="training throughput of a few GPT sizes on this machine")
