@@ -4,6 +4,16 @@ import torch
 from growkit import GPT, GPTConfig, load_text
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    # Tiny models run fastest on one thread, and it avoids oversubscribing a shared CPU
+    # (two threads time-sliced against another process slow down many-fold).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def corpus():
     return load_text("kjv")

@@ -9,14 +9,6 @@ from growkit import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, load_checkpo
 from growkit.cnn import TemplateConv2d, TemplateLinear, preset_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def mixed(templates: torch.Tensor, coefs: torch.Tensor) -> torch.Tensor:
     """sum_k coefs[k] * templates[k], written out."""
     return sum(c * t for c, t in zip(coefs, templates))

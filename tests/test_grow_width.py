@@ -2,30 +2,10 @@
 
 import pytest
 import torch
+from helpers import expected_params, logits
 
 from growkit import GPT, GPTConfig, grow
 from growkit.grow import claims_preservation, grow_with_sources
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models run fastest on one thread, and it avoids oversubscribing a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def logits(model: GPT, x: torch.Tensor) -> torch.Tensor:
-    model.eval()
-    with torch.no_grad():
-        return model(x)[0]
-
-
-def expected_params(cfg: GPTConfig) -> int:
-    D, F, V, L = cfg.n_embd, cfg.mlp_hidden, cfg.vocab_size, cfg.n_layer
-    per_block = 4 * D * D + 3 * D * F + 2 * D  # q, k, v, o; gate, up, down; two norms
-    return V * D * (1 if cfg.tie_weights else 2) + L * per_block + D
 
 
 def assert_wider(small: GPT, big: GPT, factor: float) -> None:

@@ -14,14 +14,6 @@ from growkit.data import DatasetUnavailable, crop_and_flip, load_images, read_id
 from growkit.train import training_flops
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     return load_images("digits")

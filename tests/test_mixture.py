@@ -8,14 +8,6 @@ from growkit.grow import claims_preservation, grow_with_sources, measure_preserv
 from growkit.grow.mixture import COEF_VARIANTS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def warm_up_norms(model, members=(None,)):
     """A few training-mode passes (no weight update), so the BatchNorms' running
     statistics are the model's own rather than the defaults."""
