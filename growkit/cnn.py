@@ -101,6 +101,7 @@ class TemplateCNNConfig(CNNConfig):
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(depth=10, widen=1.0),  # tests and the digits data set: seconds
     "cpu": dict(depth=10, widen=2.0),  # fashion-mnist on a CPU: minutes per epoch
+    "wrn-16-4": dict(depth=16, widen=4.0, in_channels=3, num_classes=10),  # CIFAR-10, one GPU: minutes
     "wrn-28-10": dict(depth=28, widen=10.0, in_channels=3, num_classes=100),
 }
 

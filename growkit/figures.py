@@ -180,3 +180,56 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
+
+
+# ---- image classifiers (notebook 05) ----------------------------------------------------------
+
+def image_label(rec: Record) -> str:
+    return (f"{rec.meta.get('run', rec.name)} ({rec.n_params / 1e3:.0f}k params, "
+            f"{rec.final['samples'] / rec.n_params:.1f} images/param)")
+
+
+def plot_image_runs(records: dict[str, Record], title: str | None = None, key: str = "val_acc"):
+    """Validation accuracy (or `key`) against FLOPs, one line per run: scratch black, the
+    half-width net alone grey and dashed, growth events dotted."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for run, rec in records.items():
+        points = [(h["flops"], h[key]) for h in rec.history if h["flops"] > 0]
+        style = (dict(color="black", linewidth=2) if run == "scratch" else
+                 dict(color="grey", linestyle="--") if run == "small" else {})
+        line, = ax.plot(*zip(*points), marker=".", markersize=3, label=image_label(rec), **style)
+        for ev in rec.events:
+            ax.axvline(ev["flops"], color=line.get_color(), linestyle=":", alpha=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("training FLOPs (members and small net included)")
+    ax.set_ylabel({"val_acc": "validation accuracy", "val_loss": "validation loss"}.get(key, key))
+    finals = [rec.final[key] for rec in records.values()]
+    if key == "val_acc":  # the interesting part is the top: early accuracies flatten it
+        ax.set_ylim(max(0.0, min(finals) - 0.1), min(1.0, max(finals) + 0.02))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "one FLOPs budget; dotted: growth (and the switch between members)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_bars(summary: dict[str, Any], title: str | None = None):
+    """Test accuracy per run (mean, and the spread over seeds): scratch black, the half-width
+    net alone hatched grey, growth runs coloured; images seen per parameter at each bar."""
+    rows = summary["rows"]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
+    for i, r in enumerate(rows):
+        y = len(rows) - 1 - i
+        style = (dict(color="black") if r["run"] == "scratch" else
+                 dict(color="lightgrey", hatch="//", edgecolor="grey") if r["run"] == "small" else
+                 dict(color="tab:purple" if r["run"].startswith("mixture") else "tab:blue"))
+        ax.barh(y, 100 * r["test_acc_mean"], xerr=100 * r["test_acc_std"], **style)
+        ax.text(100 * r["test_acc_mean"] + 0.1, y + 0.25,
+                f"{100 * r['test_acc_mean']:.2f}%  ({r['samples_per_param']:.1f} img/param)", fontsize=7)
+    accs = [100 * r["test_acc_mean"] for r in rows]
+    ax.set_xlim(min(accs) - 3, min(100.5, max(accs) + 2.5))
+    ax.set_yticks(range(len(rows)), [r["run"] for r in reversed(rows)], fontsize=9)
+    ax.set_xlabel(f"test accuracy (%), mean over seeds {rows[0]['seeds']}")
+    ax.set_title(title or "one FLOPs budget; hatched: the half-width net alone", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -62,14 +62,16 @@ PRESETS_NOTE = ("Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block t
 
 
 def notebook(name: str, title: str, intro: str, extra_parameters: str, cells: list[tuple[str, str]],
-             modules: str = "figures, sweep"):
-    """Badge and title, the Colab install cell, the one `parameters` cell, the setup
-    (importing `modules` from growkit), then `cells`: (kind, source) pairs, kind 'md' or 'code'."""
+             modules: str = "figures, sweep", common: str = COMMON_PARAMETERS, setup: str = SETUP,
+             presets_note: str = PRESETS_NOTE):
+    """Badge and title, the Colab install cell, the one `parameters` cell (`common` plus
+    `extra_parameters`), the `setup` (importing `modules` from growkit), then `cells`:
+    (kind, source) pairs, kind 'md' or 'code'."""
     parameters = new_code_cell("# Parameters: papermill overrides these (it adds a cell after this one).\n"
-                               + COMMON_PARAMETERS + (f"\n{extra_parameters}" if extra_parameters else ""))
+                               + common + (f"\n{extra_parameters}" if extra_parameters else ""))
     parameters.metadata["tags"] = ["parameters"]
-    all_cells = [new_markdown_cell(f"{badge(name)}\n\n# {title}\n\n{intro}\n\n{PRESETS_NOTE}"),
-                 new_code_cell(COLAB_CELL), parameters, new_code_cell(SETUP.format(modules=modules))]
+    all_cells = [new_markdown_cell(f"{badge(name)}\n\n# {title}\n\n{intro}\n\n{presets_note}"),
+                 new_code_cell(COLAB_CELL), parameters, new_code_cell(setup.format(modules=modules))]
     all_cells += [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
     for i, cell in enumerate(all_cells):
         cell.id = f"cell-{i:02d}"  # fixed ids: the committed files do not change on every rewrite
@@ -305,6 +307,95 @@ results["guideline"] = points
 results["guideline_break_even_params"] = break_even
 print("wrote", sweep.save_results(f"{RESULTS_DIR}/results_04.json", results))'''),
     ])
+
+MIXTURE_PARAMETERS = '''SMOKE = False  # True: seconds on a CPU, on scikit-learn's digits (the regression tests)
+PRESET = "auto"  # "cpu" (fashion-mnist), "gpu" or "t4" (CIFAR-10, downloaded once), or "auto"
+OVERRIDES = {}  # any growkit.mixture_compare.MixtureCompareConfig field, e.g. {"epochs": 1}
+SEEDS = [0]  # the closing table of the issue used [0, 1, 2]
+RUNS = None  # None: all nine runs; or a list, e.g. ["scratch", "small", "mixture-orthogonal", "net2wider"]
+PROGRESS = True  # one updating progress bar per run
+RUNS_DIR = "runs/course"  # finished runs are kept here (a folder per configuration); None: a temporary one
+RESULTS_DIR = "."  # where this notebook writes its key numbers (results_05.json)'''
+
+MIXTURE_SETUP = '''import tempfile
+
+from growkit import {modules}
+from growkit.data import load_images
+
+preset = "smoke" if SMOKE else sweep.pick_preset(PRESET)
+cfg = mixture_compare.preset(preset, seeds=SEEDS, **({{"runs": RUNS}} if RUNS else {{}}), **OVERRIDES)
+data = load_images(cfg.data, augment=cfg.augment)
+out = mixture_compare.folder_for(cfg, RUNS_DIR or tempfile.mkdtemp())
+print(mixture_compare.describe(cfg, data))'''
+
+NOTEBOOKS["05_mixture_growth"] = notebook(
+    "05_mixture_growth", "MixtureGrowth: widening a CNN from its own templates",
+    "*MixtureGrowth* (Pham et al., WACV 2024) grows a CNN in width by recombining what it has "
+    "already learned. Every conv and linear weight is a linear combination of **parameter "
+    "templates**, `W = Σ_k α_k T_k`. Two half-width *members* are trained, each with its own "
+    "template set; growth builds every full-width weight from blocks `[[W0, W2], [W3, W1]]`: "
+    "W0 and W1 are the trained members, W2 and W3 are **new linear combinations of the templates "
+    "they already have**. The paper reports +2 to +2.5 points of top-1 over earlier growth "
+    "methods on CIFAR-100, and a big net's accuracy for fewer FLOPs than training it from "
+    "scratch.\n\n"
+    "Here, on one FLOPs budget: MixtureGrowth with four choices of new coefficients, three ways "
+    "of widening a plain CNN (random new weights, zero new fan-out, Net2Wider copies), the "
+    "full-width net from scratch, and **the half-width net alone** (growth has to beat it too).\n\n"
+    "About 30 minutes per seed on one CPU core at the `cpu` preset (fashion-mnist, nine runs).",
+    "",
+    [
+        ("md", "## Template layers\n\nA `TemplateCNN` holds both members. Each layer keeps a "
+               "template set per member and a row of mixing coefficients per member: member 0's "
+               "weight is `Σ_k α_0k T_0k`. Before growth, `model(x, member=i)` runs member i alone."),
+        ("code", '''import torch
+
+from growkit import TemplateCNN, grow
+
+nets = mixture_compare.shapes(cfg, data)
+members = TemplateCNN(nets.template).eval()
+conv = members.stages[0][0].conv1
+mixed = torch.tensordot(conv.coefs[0], conv.templates[0], dims=1)  # Σ_k α_0k T_0k
+print(f"a conv layer: {conv.templates.shape[1]} templates per member; member 0's weight "
+      f"{tuple(conv.weight(member=0).shape)} = Σ α T up to {(conv.weight(member=0) - mixed).abs().max():.1e}")
+x, y = data.batch("val", 16, generator=torch.Generator().manual_seed(0))
+with torch.no_grad():
+    logits = [members(x, member=m)[0] for m in (0, 1)]
+print(f"two members, {members.n_params():,} parameters in all; each gives logits {tuple(logits[0].shape)}")'''),
+        ("md", "## Growth in one call\n\n`grow(members, \"mixture\", dim=\"width\", coefs=...)` "
+               "returns one full-width net. With `coefs=\"zero\"` the new blocks are zero and the "
+               "grown net computes exactly the sum of the members' logits; the other choices "
+               "(orthogonal to the members' coefficients, a copy of them, random) change the "
+               "function at once, and training decides which start is best."),
+        ("code", '''preservation = {}
+with torch.no_grad():
+    for coefs in ["zero", "orthogonal", "copy", "random"]:
+        grown = grow(members, "mixture", dim="width", coefs=coefs).eval()
+        preservation[coefs] = (grown(x)[0] - (logits[0] + logits[1])).abs().max().item()
+        print(f"coefs={coefs:<10} {grown.n_params():,} params; max |logits - (member 0 + member 1)| "
+              f"= {preservation[coefs]:.2e}")'''),
+        ("md", "## Every way of widening, one FLOPs budget\n\nThe budget is a number of epochs of "
+               "the full-width net, in FLOPs counted by PyTorch's `FlopCounterMode`. The members get "
+               "half of the growth phase's share each; the baselines' half-width net gets all of it. "
+               "Finished runs are kept in `RUNS_DIR`, so running this again trains nothing."),
+        ("code", '''summary = mixture_compare.compare(cfg, out, progress=PROGRESS)
+print(summary["table"])'''),
+        ("code", '''records = mixture_compare.load_records(out)
+seed = cfg.seeds[0]
+first = {run: by_seed[seed] for run, by_seed in records.items() if seed in by_seed}
+fig = figures.plot_image_runs(first, title=f"validation accuracy against compute, seed {seed}")
+fig = figures.plot_accuracy_bars(summary)'''),
+        ("md", "## What the numbers say\n\nFirst the honest reference: does the full-width net "
+               "beat the half-width one alone on this budget? If not, the budget is too small for "
+               "the big net and no comparison of growth methods means much."),
+        ("code", '''answer = mixture_compare.verdict(summary)
+print(answer["text"])'''),
+        ("code", '''results = {"preset": preset, "description": mixture_compare.describe(cfg, data),
+           "rows": summary["rows"], "verdict": answer, "preservation": preservation}
+print("wrote", sweep.save_results(f"{RESULTS_DIR}/results_05.json", results))'''),
+    ], modules="figures, mixture_compare, sweep", common=MIXTURE_PARAMETERS, setup=MIXTURE_SETUP,
+    presets_note="Presets: `cpu` (fashion-mnist, a WRN-10-1), `gpu` and `t4` (CIFAR-10, a WRN-16-4; "
+                 "downloaded once by torchvision). `SMOKE = True` shrinks everything to seconds on "
+                 "scikit-learn's digits for the regression tests; its numbers mean nothing.")
 
 NOTEBOOKS["06_explorer"] = notebook(
     "06_explorer", "Explorer: grow it yourself",

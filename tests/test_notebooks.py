@@ -28,7 +28,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 COURSE = ["00_quick_start", "01_tiny_gpt_and_ledger", "02_depth_growth", "03_width_growth",
-          "04_when_and_how_much", "06_explorer"]
+          "04_when_and_how_much", "05_mixture_growth", "06_explorer"]
 
 # A run spends the budget to within half a step per phase; at smoke sizes a step is up to
 # 1/35 of the budget (the target's 35 steps at 2 tokens/param), two phases at most.
@@ -279,6 +279,24 @@ def test_04_when_and_how_much(execute):
     assert len(course) == 3 and all(p["guideline_fraction"] > 1 for p in course)
     assert 1e7 < r["guideline_break_even_params"] < 1e8
     assert set(r["best"]) == {"2", "4"}
+
+
+def test_05_mixture_growth(execute):
+    r = execute("05_mixture_growth").results
+    # Zero new coefficients: the grown net's logits are the members' summed logits, to
+    # float round-off; every other choice moves them (by whole logits at initialisation).
+    assert r["preservation"]["zero"] < PRESERVED
+    assert all(r["preservation"][c] > CHANGED for c in ("orthogonal", "copy", "random"))
+    rows = {row["run"]: row for row in r["rows"]}
+    assert set(rows) == {"scratch", "small", "mixture-orthogonal", "mixture-zero", "mixture-copy",
+                         "mixture-random", "random", "zero", "net2wider"}
+    for row in rows.values():
+        # One budget for all: steps are rounded per phase, up to three phases of ~45 steps.
+        assert row["flops"] == pytest.approx(row["budget_flops"], rel=0.05)
+        # digits is easy: every smoke run reaches 90%+ here; 50% (chance is 10%) leaves room
+        # for other machines' round-off while still catching a net that did not train.
+        assert row["test_acc_mean"] > 0.5
+    assert r["verdict"]["text"] and isinstance(r["verdict"]["target_beats_small"], bool)
 
 
 def test_06_explorer(execute):
