@@ -88,9 +88,10 @@ def format_table(table: dict[str, Any]) -> str:
                      f" {'':>14}  {'':<28} {'':>13} {'':>10}  ({a['tokens_per_param']:.0f} tok/param)")
     for r in table["rows"]:
         per_seed = " ".join(pct(x) for x in r["speedup_flops"])
+        paper = "" if r["paper_speedup"] is None else pct(r["paper_speedup"])
         lines.append(f"{r['name']:<22} {r['val_loss_mean']:8.4f}±{r['val_loss_std']:.4f}"
                      f" {pct(r['speedup_flops_mean']):>14}  {per_seed:<28} "
-                     f"{r['beats_scratch']:>9}/{n:<3} {pct(r['paper_speedup']) if r['paper_speedup'] is not None else '':>10}")
+                     f"{r['beats_scratch']:>9}/{n:<3} {paper:>10}")
     lines.append("speedup = C_scratch / C_grown - 1 in FLOPs to reach scratch's final validation loss "
                  "(mean over seeds only when every seed reached it); ± is the std over seeds.")
     return "\n".join(lines)
