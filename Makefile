@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The whole course executed headless at its CPU defaults, with a summary page:
+# outputs/course/index.html. `make demo SMOKE=1` does the same in a couple of minutes
+# (numbers meaningless); `make demo PRESET=gpu` on a GPU machine.
+PRESET ?= cpu
 demo: $(STAMP)
-	$(PY) -m growkit demo
+	$(PY) -m growkit demo --preset $(PRESET) --out outputs/course$(if $(SMOKE),-smoke --smoke)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
@@ -32,4 +36,4 @@ bench: $(STAMP)
 	$(PY) -m growkit bench
 
 clean:
-	rm -rf $(VENV) runs/ .pytest_cache
+	rm -rf $(VENV) runs/ outputs/ .pytest_cache

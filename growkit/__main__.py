@@ -1,8 +1,9 @@
-"""Command line: `python -m growkit compare|demo|bench ...`.
+"""Command line: `python -m growkit compare|course|demo|bench ...`.
 
     python -m growkit compare --preset cpu --seeds 0 1 2 --out runs/compare
     python -m growkit compare --preset cpu --set grow_fraction=0.4 --set factor=2
-    python -m growkit demo          # what `make demo` runs
+    python -m growkit course --out outputs/course   # every notebook, headless (= demo)
+    python -m growkit course --smoke --only 00 05    # seconds; numbers mean nothing
     python -m growkit bench         # throughput of the training loop on this machine
 """
 
@@ -49,6 +50,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_course(args: argparse.Namespace) -> int:
+    from .course import run_course
+
+    t0 = time.perf_counter()
+    executed = run_course(args.out, preset=args.preset, smoke=args.smoke, only=args.only)
+    failed = [e.name for e in executed if e.status != "ok"]
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s; open {Path(args.out) / 'index.html'}")
+    if failed:
+        print(f"FAILED: {failed} (their partial notebooks are in {args.out}/)")
+    return 1 if failed else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -67,20 +80,24 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    for name, help_text, default_preset, default_out in [
-        ("compare", "scratch vs grown vs small-alone on one FLOPs budget", "cpu", "runs/compare"),
-        ("demo", "the CPU comparison `make demo` runs (one seed, about 8 minutes on 2 CPU cores)", "cpu",
-         "runs/demo"),
-    ]:
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("--preset", default=default_preset, choices=sorted(PRESETS))
-        p.add_argument("--seeds", type=int, nargs="+", default=None)
-        p.add_argument("--set", type=parse_override, action="append", metavar="KEY=VALUE",
-                       help="override one CompareConfig field, e.g. --set grow_fraction=0.4")
-        p.add_argument("--out", default=default_out)
-        # Default: a bar in a terminal, none in logs (see train.interactive).
-        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
-        p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("compare", help="scratch vs grown vs small-alone on one FLOPs budget")
+    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--set", type=parse_override, action="append", metavar="KEY=VALUE",
+                   help="override one CompareConfig field, e.g. --set grow_fraction=0.4")
+    p.add_argument("--out", default="runs/compare")
+    # Default: a bar in a terminal, none in logs (see train.interactive).
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=cmd_compare)
+
+    for name in ("course", "demo"):
+        p = sub.add_parser(name, help="execute the notebook course headless into a folder with a "
+                           "summary page" + (" (what `make demo` runs)" if name == "demo" else ""))
+        p.add_argument("--preset", default="cpu", help="cpu, gpu, t4 or auto")
+        p.add_argument("--smoke", action="store_true", help="seconds per notebook; the numbers mean nothing")
+        p.add_argument("--only", nargs="+", default=None, metavar="NN", help="notebooks whose names start so")
+        p.add_argument("--out", default="outputs/course")
+        p.set_defaults(func=cmd_course)
 
     p = sub.add_parser("bench", help="training throughput of a few GPT sizes on this machine")
     p.add_argument("--steps", type=int, default=20)

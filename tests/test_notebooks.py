@@ -43,20 +43,12 @@ CHANGED = 1e-3
 # ---- running the notebooks --------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def kernel(tmp_path_factory) -> str:
-    """A kernelspec named python3 that runs this very interpreter, placed first on
-    JUPYTER_PATH: the notebooks run against the growkit under test whatever kernels the
-    machine has (a user-level python3 kernel would otherwise shadow the venv's)."""
-    root = tmp_path_factory.mktemp("jupyter")
-    spec = root / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (growkit tests)", "language": "python"}))
-    patch = pytest.MonkeyPatch()
-    patch.setenv("JUPYTER_PATH", str(root))
-    yield "python3"
-    patch.undo()
+def kernel() -> str:
+    """A python3 kernelspec that runs this very interpreter (see growkit.course)."""
+    from growkit.course import this_python_kernel
+
+    with this_python_kernel() as name:
+        yield name
 
 
 class Executed:
