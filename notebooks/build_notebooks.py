@@ -89,12 +89,14 @@ NOTEBOOKS["00_quick_start"] = notebook(
     "00_quick_start", "Quick start: grow a tiny GPT",
     "**Model growth** trains a small network first, then grows it into the big one you "
     "wanted and trains on, so that the big model reaches its loss with less compute than "
-    "training it from scratch. Here a 1-block GPT is trained for a quarter of a FLOPs budget, "
+    "training it from scratch. Here a 1-block GPT is trained for a small share of a FLOPs "
+    "budget (5% at the `cpu` preset), "
     "stacked four times (G_stack, from *Stacking Your Transformers*, Du et al. 2024), and "
     "trained on for the rest; it is compared with the 4-block target trained from scratch "
     "on the same budget, **and with the small model trained alone on that budget**: growth "
     "only pays if it beats both.\n\n"
-    "About 15 minutes on 2 CPU cores at the `cpu` preset (the same three runs as `make demo`).",
+    "About 7 minutes on 2 CPU cores at the `cpu` preset (the three runs of `python -m growkit compare` "
+    "on half its budget).",
     "",
     [
         ("md", "## Growth in one call\n\n`grow(model, op, dim=..., factor=...)` returns a new, "
@@ -113,10 +115,12 @@ x, y = study.data.batch("val", 8, cfg.block_size, torch.Generator().manual_seed(
 for op in ["stack", "zero"]:
     print(f"{op:>5}:", measure_preservation(small, grow(small, op, dim="depth", factor=cfg.factor), x, y))'''),
         ("md", "## Three runs, one FLOPs budget\n\n`scratch` is the target from random "
-               "initialisation; the grown run is the small model for a quarter of the budget, "
+               "initialisation; the grown run is the small model for a small share of the budget "
+               "(`cfg.grow_fraction`), "
                "grown, then the target for the rest (its FLOPs count the small model's); the "
                "small model alone gets the whole budget. The budget is set so the target sees "
-               "about 80 tokens per parameter, where the paper's runs sit."),
+               "40 tokens per parameter (the paper's runs sit at 40-90; `python -m growkit compare` "
+               "uses 80)."),
         ("code", '''stack = sweep.Variant(cfg.op, "depth", cfg.factor)
 row = study.run([stack])[0]'''),
         ("code", '''fig = figures.plot_study(study, [stack], title="validation loss against compute")'''),
@@ -141,7 +145,7 @@ NOTEBOOKS["01_tiny_gpt_and_ledger"] = notebook(
     "growkit counts them (checked against PyTorch's own counter), and what a bigger model buys "
     "for the same compute. The GPT is LLaMA-style (RMSNorm, rotary positions, SwiGLU), in one "
     "file: `growkit/gpt.py`.\n\n"
-    "About 15 minutes on 2 CPU cores at the `cpu` preset (three models trained on one budget).",
+    "About 7 minutes on 2 CPU cores at the `cpu` preset (three models on one budget; 2 after `00`).",
     "",
     [
         ("md", "## FLOPs per token\n\nTraining costs about 6 FLOPs per weight per token (2 forward, "
@@ -199,7 +203,7 @@ NOTEBOOKS["02_depth_growth"] = notebook(
     "At ~1.1B parameters the paper found G_stack +49%, G_learn +49%, G_zero +47%, G_random "
     "−26%; and that stacking the whole model beats interpolation and partial stacking, and "
     "that function preservation is not what makes it work. Here: the same at tiny scale.\n\n"
-    "About 40 minutes on 2 CPU cores at the `cpu` preset (11 runs; fewer with cached runs).",
+    "About 25 minutes on 2 CPU cores at the `cpu` preset (11 runs; fewer with cached runs).",
     "ABLATION = True  # also stacking vs interpolation vs partial stacking",
     [
         ("code", '''variants = sweep.operators("depth", cfg.factor, smoke=SMOKE)
@@ -238,7 +242,7 @@ NOTEBOOKS["03_width_growth"] = notebook(
     "- **G_learn**: LiGO's learned width expansion, trained briefly.\n\n"
     "In the paper every width operator lost to scratch (G_direct −0.7%, G_zero −18%, G_random "
     "−14%, G_learn −15%) while depth stacking won. Does width lose here too?\n\n"
-    "About 30 minutes on 2 CPU cores at the `cpu` preset (fewer with cached runs from `02`).",
+    "About 15 minutes on 2 CPU cores at the `cpu` preset (fewer with cached runs from `02`).",
     "WIDTH_FACTOR = 2  # must divide the target's heads",
     [
         ("code", '''variants = sweep.operators("width", WIDTH_FACTOR, smoke=SMOKE)
@@ -265,7 +269,7 @@ NOTEBOOKS["04_when_and_how_much"] = notebook(
     "guideline for d: `log10(d) = 0.88·log10(N) + 163.27/log10(C) − 5.74` (N target "
     "parameters, C FLOPs budget). Here: the speedup surface over both knobs at tiny scale, and "
     "what the guideline asks for at these sizes.\n\n"
-    "About 35 minutes on 2 CPU cores at the `cpu` preset (a 3 × 2 sweep).",
+    "About 15 minutes on 2 CPU cores at the `cpu` preset (a 3 × 2 sweep).",
     '''FRACTIONS = [0.1, 0.25, 0.5]  # share of the FLOPs budget spent before growth
 FACTORS = [2, 4]  # growth factors g (each must divide the target's depth)
 OP = "stack"''',
