@@ -79,7 +79,6 @@ def format_table(table: dict[str, Any]) -> str:
     def pct(x: float | None) -> str:
         return "never" if x is None else f"{x:+.1%}"
 
-    n = len(table["seeds"])
     lines = [table["describe"], f"seeds {table['seeds']}",
              f"{'run':<22} {'val loss':>15} {'speedup (mean)':>14}  {'per seed':<28} "
              f"{'beats scratch':>13} {'paper 1.1B':>10}"]
@@ -91,7 +90,7 @@ def format_table(table: dict[str, Any]) -> str:
         paper = "" if r["paper_speedup"] is None else pct(r["paper_speedup"])
         lines.append(f"{r['name']:<22} {r['val_loss_mean']:8.4f}±{r['val_loss_std']:.4f}"
                      f" {pct(r['speedup_flops_mean']):>14}  {per_seed:<28} "
-                     f"{r['beats_scratch']:>9}/{n:<3} {paper:>10}")
+                     f"{r['beats_scratch']:>9}/{r['seeds']:<3} {paper:>10}")
     lines.append("speedup = C_scratch / C_grown - 1 in FLOPs to reach scratch's final validation loss "
                  "(mean over seeds only when every seed reached it); ± is the std over seeds.")
     return "\n".join(lines)
