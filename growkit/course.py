@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .record import atomic_write_text
+from .speedup import pct
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -144,10 +145,6 @@ def execute(notebook: Path, out: Path, preset: str, smoke: bool, kernel: str | N
 
 
 # ---- the summary page -------------------------------------------------------------------------
-
-def pct(x: float | None) -> str:
-    return "never" if x is None else f"{x:+.0%}"
-
 
 def rows_table(results: dict[str, Any]) -> str:
     """The speedup table (GPT notebooks) or the accuracy table (notebook 05), as HTML."""

@@ -40,7 +40,7 @@ from .data import ImageDataset, load_images
 from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
 from .record import Record, atomic_write_text
-from .speedup import speedup
+from .speedup import pct, speedup
 from .train import TrainConfig, Trainer, accuracy, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
@@ -263,9 +263,6 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    def pct(x: float | None) -> str:
-        return "never" if x is None else f"{x:+.0%}"
-
     lines = [f"{'run':<20} {'test acc (mean +- std)':>23} {'seeds':>6} {'FLOPs':>10} "
              f"{'/budget':>8} {'params':>9} {'img/param':>9} {'wall s':>7}  speedup per seed"]
     for r in summary["rows"]:

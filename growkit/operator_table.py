@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from .record import atomic_write_text
+from .speedup import pct
 from .sweep import PAPER_SPEEDUPS, Study, Variant, course_config, operators, save_results, stacking_ablation
 
 
@@ -76,9 +77,6 @@ def aggregate(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_table(table: dict[str, Any]) -> str:
-    def pct(x: float | None) -> str:
-        return "never" if x is None else f"{x:+.1%}"
-
     lines = [table["describe"], f"seeds {table['seeds']}",
              f"{'run':<22} {'val loss':>15} {'speedup (mean)':>14}  {'per seed':<28} "
              f"{'beats scratch':>13} {'paper 1.1B':>10}"]
@@ -86,10 +84,10 @@ def format_table(table: dict[str, Any]) -> str:
         lines.append(f"{a['name']:<22} {a['val_loss_mean']:8.4f}±{a['val_loss_std']:.4f}"
                      f" {'':>14}  {'':<28} {'':>13} {'':>10}  ({a['tokens_per_param']:.0f} tok/param)")
     for r in table["rows"]:
-        per_seed = " ".join(pct(x) for x in r["speedup_flops"])
-        paper = "" if r["paper_speedup"] is None else pct(r["paper_speedup"])
+        per_seed = " ".join(pct(x, 1) for x in r["speedup_flops"])
+        paper = "" if r["paper_speedup"] is None else pct(r["paper_speedup"], 1)
         lines.append(f"{r['name']:<22} {r['val_loss_mean']:8.4f}±{r['val_loss_std']:.4f}"
-                     f" {pct(r['speedup_flops_mean']):>14}  {per_seed:<28} "
+                     f" {pct(r['speedup_flops_mean'], 1):>14}  {per_seed:<28} "
                      f"{r['beats_scratch']:>9}/{r['seeds']:<3} {paper:>10}")
     lines.append("speedup = C_scratch / C_grown - 1 in FLOPs to reach scratch's final validation loss "
                  "(mean over seeds only when every seed reached it); ± is the std over seeds.")

@@ -92,3 +92,8 @@ def guideline_tokens(n_params: float, flops_budget: float) -> float:
     """The paper's growth-timing guideline: tokens d to train the small model for,
     log10(d) = 0.88 log10(N) + 163.27 / log10(C) - 5.74 (N target parameters, C FLOPs)."""
     return 10 ** (0.88 * math.log10(n_params) + 163.27 / math.log10(flops_budget) - 5.74)
+
+
+def pct(x: float | None, digits: int = 0) -> str:
+    """A speedup as the tables print it: signed percent, or 'never' when not reached."""
+    return "never" if x is None else f"{x:+.{digits}%}"

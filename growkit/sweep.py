@@ -39,7 +39,7 @@ from .gpt import GPT, GPTConfig
 from .grow.learn import EVAL_BATCHES as LEARN_EVAL_BATCHES
 from .grow.registry import claims_preservation, resolve
 from .record import Record, atomic_write_text
-from .speedup import guideline_tokens, speedup
+from .speedup import guideline_tokens, pct, speedup
 from .train import Trainer, auto_device
 
 # ---- presets ------------------------------------------------------------------------------
@@ -461,10 +461,6 @@ def save_results(path: str | Path, results: dict[str, Any]) -> Path:
 
 
 # ---- tables ------------------------------------------------------------------------------------
-
-def pct(x: float | None) -> str:
-    return "never" if x is None else f"{x:+.0%}"
-
 
 def format_rows(rows: list[dict[str, Any]], scratch: Record | None = None) -> str:
     """One line per variant, and each distinct small model alone below."""
