@@ -22,7 +22,7 @@ from typing import Any
 from .data import load_text
 from .gpt import GPT, GPTConfig
 from .record import Record, atomic_write_text
-from .speedup import speedup
+from .speedup import pct, speedup
 from .train import TrainConfig, Trainer
 
 RUNS = ("scratch", "grown", "small")
@@ -198,7 +198,8 @@ def summarise(records: dict[str, dict[int, Record]]) -> dict[str, Any]:
             **{f"{r}_flops": records[r][s].total_flops for r in RUNS},
             **{f"{r}_wall_s": records[r][s].final["wall_s"] for r in RUNS},
             "speedup_flops": sp.flops, "speedup_tokens": sp.tokens,
-            "speedup_reason": sp.reason,
+            "speedup_reason": sp.reason, "reached_before_growth": sp.reached_before_growth,
+            "speedup_flops_after_growth": sp.flops_after_growth,
             "target_beats_small": sc.final_val_loss < sm.final_val_loss,
             "grown_beats_small": gr.final_val_loss < sm.final_val_loss,
         })
@@ -217,7 +218,7 @@ def format_table(summary: dict[str, Any]) -> str:
              f"{'speedup(tokens)':>15}  tokens/param (scratch/grown/small)"]
     for row in summary["per_seed"]:
         sp = ("never reached" if row["speedup_flops"] is None
-              else f"{row['speedup_flops']:+.1%}")
+              else f"{row['speedup_flops']:+.1%}" + ("*" if row["reached_before_growth"] else ""))
         spt = "" if row["speedup_tokens"] is None else f"{row['speedup_tokens']:+.1%}"
         tpp = "/".join(f"{row[f'{r}_tokens_per_param']:.0f}" for r in RUNS)
         lines.append(f"{row['seed']:>4}  {row['scratch_val_loss']:8.4f} {row['grown_val_loss']:8.4f}"
@@ -236,6 +237,12 @@ def format_table(summary: dict[str, Any]) -> str:
     verdicts.append(f"target beats small alone in {sum(r['target_beats_small'] for r in rows)}/{n}"
                     f" seeds; grown beats small alone in {sum(r['grown_beats_small'] for r in rows)}/{n};"
                     f" grown beats scratch in {sum(r['grown_val_loss'] < r['scratch_val_loss'] for r in rows)}/{n}.")
+    early = [r for r in rows if r["reached_before_growth"]]
+    if early:
+        verdicts.append("*: the small phase alone reached scratch's final loss, before growth; "
+                        "measured on the grown model's own evaluations the speedup is "
+                        + ", ".join(f"seed {r['seed']} {pct(r['speedup_flops_after_growth'], 1)}"
+                                    for r in early) + ".")
     if not all(r["target_beats_small"] for r in rows):
         verdicts.append("The target model does not deserve its size at this budget: a speedup "
                         "over scratch says little here. Raise tokens_per_param.")

@@ -71,6 +71,7 @@ def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: b
     `paper`, the paper's number for the same operator (at ~1.1B parameters) as a diamond."""
     entries = [dict(name=r["name"], value=r["speedup_flops"], tpp=r["tokens_per_param"],
                     reason=r["reason"], small=False, key=(r["op"], r["dim"]),
+                    early=r.get("reached_before_growth", False),
                     plain=r["options"].get("order", "stack") == "stack") for r in rows]
     seen: set[str] = set()
     for r in rows:
@@ -78,7 +79,7 @@ def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: b
             seen.add(r["small"])
             entries.append(dict(name=r["small"], value=r["small_speedup_flops"],
                                 tpp=r["small_tokens_per_param"], reason=r["small_reason"],
-                                small=True, key=None, plain=False))
+                                small=True, key=None, plain=False, early=False))
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.45 * len(entries) + 1.5))
     values = [e["value"] for e in entries if e["value"] is not None]
@@ -92,6 +93,8 @@ def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: b
         else:
             ax.barh(y, v or 0.0, color="tab:green" if (v or 0) > 0 else "tab:red")
         text = ("never reached scratch's loss" if v is None else f"{v:+.0%}") + f"  ({e['tpp']:.0f} tok/param)"
+        if e["early"]:  # the small phase got there alone: not growth's doing
+            text += "  reached before growth"
         x = 0.0 if v is None else v
         ax.text(x + (0.02 * span if x >= 0 else -0.02 * span), y, text, va="center",
                 ha="left" if x >= 0 else "right", fontsize=8)

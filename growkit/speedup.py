@@ -7,6 +7,12 @@ compute included). Speedup = C_scratch / C_grown - 1, as in *Stacking Your Trans
 
 Validation losses are noisy, so "reached" means the best loss seen so far reached the
 target: the curve used is the running minimum of the evaluations.
+
+Counting the small phase means a grown run can "reach" the target before it has grown, when
+the small model alone beats the target's final loss on part of the budget. That is no growth
+speedup, so a Speedup also says whether it happened (`reached_before_growth`) and gives the
+speedup measured on the grown model's own evaluations only (`flops_after_growth`): its best
+loss restarts at the growth step, its compute still counts every phase.
 """
 
 from __future__ import annotations
@@ -17,11 +23,22 @@ from dataclasses import asdict, dataclass
 from .record import Record
 
 
-def compute_to_reach(record: Record, target: float, axis: str = "flops") -> float | None:
+PHASES = ("all", "before_growth", "after_growth")
+
+
+def compute_to_reach(record: Record, target: float, axis: str = "flops",
+                     phases: str = "all") -> float | None:
     """Compute (on `axis`: 'flops' or 'tokens') at which the run's best validation loss
-    first reaches `target`, interpolated; None when it never does."""
+    first reaches `target`, interpolated; None when it never does. `phases` picks the
+    evaluations read: 'all', 'before_growth' (every phase but the final model's) or
+    'after_growth' (the final model's only; a run that never grew is all final model)."""
+    if phases not in PHASES:
+        raise ValueError(f"phases={phases!r}: use one of {PHASES}.")
+    final = record.history[-1]["phase"] if record.history else 0
+    history = [h for h in record.history
+               if phases == "all" or (h["phase"] == final) == (phases == "after_growth")]
     xs, best, lowest = [], [], math.inf
-    for h in record.history:
+    for h in history:
         lowest = min(lowest, h["val_loss"])
         xs.append(float(h[axis]))
         best.append(lowest)
@@ -47,6 +64,9 @@ class Speedup:
     grown_tokens: float | None
     grown_best_loss: float
     reason: str | None = None
+    # The small phase alone reached the target: the speedup above is not growth's doing.
+    reached_before_growth: bool = False
+    grown_flops_after_growth: float | None = None
 
     @property
     def reached(self) -> bool:
@@ -61,15 +81,26 @@ class Speedup:
     def tokens(self) -> float | None:
         return None if self.grown_tokens is None else self.scratch_tokens / self.grown_tokens - 1
 
+    @property
+    def flops_after_growth(self) -> float | None:
+        """The FLOPs speedup counting only the grown model's evaluations (its compute
+        still includes the small phase); None when the grown model never got there."""
+        g = self.grown_flops_after_growth
+        return None if g is None else self.scratch_flops / g - 1
+
     def to_dict(self) -> dict:
         return {**asdict(self), "reached": self.reached, "flops_speedup": self.flops,
-                "tokens_speedup": self.tokens}
+                "tokens_speedup": self.tokens, "flops_speedup_after_growth": self.flops_after_growth}
 
     def __str__(self) -> str:
         if not self.reached:
             return f"no speedup: {self.reason}"
-        return (f"speedup {self.flops:+.1%} in FLOPs, {self.tokens:+.1%} in tokens "
+        text = (f"speedup {self.flops:+.1%} in FLOPs, {self.tokens:+.1%} in tokens "
                 f"(target loss {self.target_loss:.4f})")
+        if self.reached_before_growth:
+            text += (f"; reached BEFORE growth, by the small phase alone: after growth "
+                     f"{pct(self.flops_after_growth, 1)}")
+        return text
 
 
 def speedup(scratch: Record, grown: Record) -> Speedup:
@@ -85,7 +116,9 @@ def speedup(scratch: Record, grown: Record) -> Speedup:
     if g_flops is None:
         reason = (f"{grown.name} never reached the scratch run's final validation loss "
                   f"{target:.4f} (its best was {best:.4f} after {grown.total_flops:.3g} FLOPs)")
-    return Speedup(target, s_flops, s_tokens, g_flops, g_tokens, best, reason)
+    return Speedup(target, s_flops, s_tokens, g_flops, g_tokens, best, reason,
+                   reached_before_growth=compute_to_reach(grown, target, "flops", "before_growth") is not None,
+                   grown_flops_after_growth=compute_to_reach(grown, target, "flops", "after_growth"))
 
 
 def guideline_tokens(n_params: float, flops_budget: float) -> float:

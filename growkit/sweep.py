@@ -402,7 +402,8 @@ class Study:
             "val_loss": rec.final_val_loss, "tokens_per_param": rec.tokens_per_param,
             "flops": rec.total_flops, "params": rec.n_params,
             "speedup_flops": sp.flops, "speedup_tokens": sp.tokens, "reached": sp.reached,
-            "reason": sp.reason,
+            "reason": sp.reason, "reached_before_growth": sp.reached_before_growth,
+            "speedup_flops_after_growth": sp.flops_after_growth,
             "small": small.name, "small_params": small.n_params, "small_val_loss": small.final_val_loss,
             "small_tokens_per_param": small.tokens_per_param,
             # The small model alone "speeds up" too when it reaches scratch's final loss: then

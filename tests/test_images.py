@@ -174,3 +174,14 @@ def test_mixture_comparison_smoke(tmp_path):
     stamp = record.stat().st_mtime_ns
     compare(cfg, tmp_path, progress=False)  # finished runs are not trained again
     assert record.stat().st_mtime_ns == stamp
+
+
+def test_mixture_table_flags_speedups_the_half_width_phase_earned_alone():
+    from growkit.mixture_compare import speedup_cell
+
+    early = {"speedup_flops": [1.1, 0.5], "reached_before_growth": [True, False],
+             "speedup_flops_after_growth": [None, 0.5]}
+    assert speedup_cell(early) == "+110%* +50%  after growth: never +50%"
+    grown_only = {"speedup_flops": [0.2], "reached_before_growth": [False],
+                  "speedup_flops_after_growth": [0.2]}
+    assert speedup_cell(grown_only) == "+20%"

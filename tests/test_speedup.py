@@ -49,6 +49,40 @@ def test_noisy_curves_use_the_best_loss_so_far():
     assert compute_to_reach(r, 2.0) < 1e9
 
 
+def grown_curve(small_points, grown_points):
+    """A two-phase record: the small model's evaluations, then the grown model's."""
+    rec = curve("grown", small_points + grown_points)
+    for h in rec.history[len(small_points):]:
+        h["phase"] = 1
+    return rec
+
+
+def test_reaching_the_target_before_growth_is_flagged_and_measured_again_after():
+    scratch = curve("scratch", [(1e9, 3.0), (1e10, 2.0)])
+    # The small model alone gets below scratch's final loss at 1e9; growing bumps the loss
+    # up and the grown model gets back to 2.0 only at scratch's own compute.
+    grown = grown_curve([(1e8, 2.5), (1e9, 1.9)], [(1.1e9, 2.6), (1e10, 2.0)])
+    sp = speedup(scratch, grown)
+    assert sp.reached_before_growth
+    assert sp.flops > 5  # the whole-run number credits the small phase
+    assert sp.flops_after_growth == pytest.approx(0.0)
+    assert "BEFORE growth" in str(sp) and "+0.0%" in str(sp)
+
+
+def test_a_speedup_earned_after_growth_is_the_same_either_way():
+    scratch = curve("scratch", [(1e9, 3.0), (1e10, 2.0)])
+    grown = grown_curve([(1e8, 3.5), (1e9, 2.8)], [(1.1e9, 2.7), (5e9, 2.0)])
+    sp = speedup(scratch, grown)
+    assert not sp.reached_before_growth
+    assert sp.flops == pytest.approx(sp.flops_after_growth) == pytest.approx(1.0)
+    assert "BEFORE" not in str(sp)
+
+
+def test_unknown_phase_selection_names_the_choices():
+    with pytest.raises(ValueError, match="after_growth"):
+        compute_to_reach(curve("x", [(1e9, 3.0)]), 2.0, phases="after")
+
+
 def test_growth_slowdown_is_negative():
     scratch = curve("scratch", [(1e9, 3.0), (1e10, 2.0)])
     grown = curve("grown", [(1e9, 3.0), (1e10, 2.1), (2e10, 2.0)])
