@@ -162,7 +162,9 @@ def rows_table(results: dict[str, Any]) -> str:
     else:
         head = ["run", "val loss", "speedup (FLOPs)", "speedup (tokens)", "tokens/param",
                 "small alone", "beats small alone"]
-        body = [[r["name"], f"{r['val_loss']:.4f}", pct(r["speedup_flops"]), pct(r["speedup_tokens"]),
+        body = [[r["name"], f"{r['val_loss']:.4f}",
+                 pct(r["speedup_flops"]) + ("*" if r.get("reached_before_growth") else ""),
+                 pct(r["speedup_tokens"]),
                  f"{r['tokens_per_param']:.0f}", f"{r['small']} {r['small_val_loss']:.4f}",
                  "yes" if r["beats_small"] else "NO"] for r in rows]
         scratch = results.get("scratch")
@@ -190,7 +192,8 @@ def page(executed: list[Executed], out: Path, preset: str, smoke: bool) -> str:
              f"{' (SMOKE: numbers mean nothing)' if smoke else ''}; total wall time "
              f"{sum(e.wall_s for e in executed) / 60:.1f} min. Each speedup is C_scratch / C_run − 1 in "
              "FLOPs to reach scratch's final validation loss; 'small alone' is the small model trained "
-             "on the same budget, which growth has to beat too.</p><ul>"]
+             "on the same budget, which growth has to beat too; * marks a speedup the small phase earned alone, "
+             "before growth.</p><ul>"]
     for e in executed:
         parts.append(f"<li><a href='#{e.name}'>{html.escape(e.name)}</a>: {e.status}, {e.wall_s:.0f} s</li>")
     parts.append("</ul>")
