@@ -52,8 +52,10 @@ COURSE_PRESETS: dict[str, dict[str, Any]] = {
     "gpu": PRESETS["gpu"],
     # Colab's free T4 (fp16 with a grad scaler): the gpu preset's story at width 96, about a
     # third of its FLOPs. Sized by arithmetic, not timed on a T4; on an H200 notebook 00's
-    # three runs took 8 minutes (tiny models are launch-bound, so a T4 may not be slower).
-    "t4": {**PRESETS["gpu"], "n_embd": 96},
+    # three runs took 8 minutes (tiny models are launch-bound, so a T4 may not be slower)
+    # and, with the earlier 3e-3/2e-3 rates, its grown run never reached scratch's loss.
+    # The rates are now the gpu preset's rule (cpu's tuned rates times 48/width), untried.
+    "t4": {**PRESETS["gpu"], "n_embd": 96, "lr_small": 0.01 * 48 / 96, "lr_big": 0.012 * 48 / 96},
 }
 # Seconds on a CPU, for papermill regression runs: compare's smoke sizes, but a 4-block
 # target (as the cpu preset's) so that depth factors 2 and 4, partial stacking and the
