@@ -63,6 +63,14 @@ class CompareConfig:
                          n_head=self.n_head, n_embd=self.n_embd)
 
 
+def rates_for_width(n_embd: int) -> dict[str, float]:
+    """The cpu preset's tuned learning rates (at its width) times its width / n_embd: Adam's
+    hidden-layer rule under muP, for presets no one has tuned yet."""
+    tuned = CompareConfig()
+    scale = tuned.n_embd / n_embd
+    return {"lr_small": tuned.lr_small * scale, "lr_big": tuned.lr_big * scale}
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Seconds on a laptop CPU: for tests and papermill smoke runs. Too small to mean anything.
     "smoke": dict(n_embd=16, n_head=2, small_layers=1, factor=2, block_size=32, batch_size=16,
@@ -71,13 +79,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # `make demo`: one seed, about 8 minutes on 2 CPU cores (495 s of training measured).
     "cpu": {},
     # One GPU: a wider, deeper pair with the same story. Sized by arithmetic (about 1.6M
-    # target parameters at 60 tokens/param), not yet timed on a GPU. Learning rates: the cpu
-    # preset's tuned ones (0.01 small, 0.012 target at width 48) times 48/width, Adam's
-    # hidden-layer rule under muP; not tuned here. The 2->8-block shape itself tells the story
-    # at width 48 on a CPU (+33% FLOPs, target beating the 2-block model alone), and the
-    # earlier 3e-3/2e-3 made the 8-block target lose to the 2-block model alone there.
+    # target parameters at 60 tokens/param), not yet timed on a GPU; learning rates scaled
+    # from the cpu preset's, untuned. The 2->8-block shape itself tells the story at width 48
+    # on a CPU (+33% FLOPs, target beating the 2-block model alone), and the earlier fixed
+    # 3e-3/2e-3 made the 8-block target lose to the 2-block model alone there.
     "gpu": dict(n_embd=128, n_head=4, small_layers=2, factor=4, block_size=256, batch_size=64,
-                tokens_per_param=60.0, lr_small=0.01 * 48 / 128, lr_big=0.012 * 48 / 128, warmup=200,
+                tokens_per_param=60.0, **rates_for_width(128), warmup=200,
                 warmup_after_growth=100, evals=40, eval_batches=20),
 }
 

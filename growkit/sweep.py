@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .compare import PRESETS, CompareConfig, growth_phase_configs, plan, train_config
+from .compare import PRESETS, CompareConfig, growth_phase_configs, plan, rates_for_width, train_config
 from .data import load_text
 from .gpt import GPT, GPTConfig
 from .grow.learn import EVAL_BATCHES as LEARN_EVAL_BATCHES
@@ -54,8 +54,8 @@ COURSE_PRESETS: dict[str, dict[str, Any]] = {
     # third of its FLOPs. Sized by arithmetic, not timed on a T4; on an H200 notebook 00's
     # three runs took 8 minutes (tiny models are launch-bound, so a T4 may not be slower)
     # and, with the earlier 3e-3/2e-3 rates, its grown run never reached scratch's loss.
-    # The rates are now the gpu preset's rule (cpu's tuned rates times 48/width), untried.
-    "t4": {**PRESETS["gpu"], "n_embd": 96, "lr_small": 0.01 * 48 / 96, "lr_big": 0.012 * 48 / 96},
+    # The rates are now scaled to the width as the gpu preset's are, untried.
+    "t4": {**PRESETS["gpu"], "n_embd": 96, **rates_for_width(96)},
 }
 # Seconds on a CPU, for papermill regression runs: compare's smoke sizes, but a 4-block
 # target (as the cpu preset's) so that depth factors 2 and 4, partial stacking and the
