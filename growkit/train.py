@@ -184,7 +184,10 @@ class Trainer:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
+        # Threads are recorded because on a CPU the same seed gives different numbers at
+        # another thread count (floating-point sums split differently).
         self.record = Record(name=name, meta={"device": str(self.device), "seed": config.seed,
+                                              "threads": torch.get_num_threads(),
                                               "corpus": getattr(data, "name", "?")})
         self.samples = 0  # sequences for a GPT, images for a CNN
         self.tokens = 0  # every token a GPT saw; for images, the images
