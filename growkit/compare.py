@@ -229,7 +229,7 @@ def format_table(summary: dict[str, Any]) -> str:
              f"{'speedup(tokens)':>15}  tokens/param (scratch/grown/small)"]
     for row in summary["per_seed"]:
         sp = ("never reached" if row["speedup_flops"] is None
-              else f"{row['speedup_flops']:+.1%}" + ("*" if row["reached_before_growth"] else ""))
+              else pct(row["speedup_flops"], 1, row["reached_before_growth"]))
         spt = "" if row["speedup_tokens"] is None else f"{row['speedup_tokens']:+.1%}"
         tpp = "/".join(f"{row[f'{r}_tokens_per_param']:.0f}" for r in RUNS)
         lines.append(f"{row['seed']:>4}  {row['scratch_val_loss']:8.4f} {row['grown_val_loss']:8.4f}"

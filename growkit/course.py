@@ -163,7 +163,7 @@ def rows_table(results: dict[str, Any]) -> str:
         head = ["run", "val loss", "speedup (FLOPs)", "speedup (tokens)", "tokens/param",
                 "small alone", "beats small alone"]
         body = [[r["name"], f"{r['val_loss']:.4f}",
-                 pct(r["speedup_flops"]) + ("*" if r.get("reached_before_growth") else ""),
+                 pct(r["speedup_flops"], 0, r.get("reached_before_growth", False)),
                  pct(r["speedup_tokens"]),
                  f"{r['tokens_per_param']:.0f}", f"{r['small']} {r['small_val_loss']:.4f}",
                  "yes" if r["beats_small"] else "NO"] for r in rows]

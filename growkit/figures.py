@@ -71,7 +71,7 @@ def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: b
     `paper`, the paper's number for the same operator (at ~1.1B parameters) as a diamond."""
     entries = [dict(name=r["name"], value=r["speedup_flops"], tpp=r["tokens_per_param"],
                     reason=r["reason"], small=False, key=(r["op"], r["dim"]),
-                    early=r.get("reached_before_growth", False),
+                    early=r["reached_before_growth"],
                     plain=r["options"].get("order", "stack") == "stack") for r in rows]
     seen: set[str] = set()
     for r in rows:

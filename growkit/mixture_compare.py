@@ -286,8 +286,8 @@ def format_table(summary: dict[str, Any]) -> str:
 def speedup_cell(row: dict[str, Any]) -> str:
     """Per-seed speedups; where the half-width phase alone reached the target, marked and
     followed by the speedup the grown net earned on its own evaluations."""
-    early = row.get("reached_before_growth") or [False] * len(row["speedup_flops"])
-    cell = " ".join(pct(x) + ("*" if e else "") for x, e in zip(row["speedup_flops"], early))
+    early = row["reached_before_growth"]
+    cell = " ".join(pct(x, 0, e) for x, e in zip(row["speedup_flops"], early))
     if any(early):
         cell += "  after growth: " + " ".join(pct(x) for x in row["speedup_flops_after_growth"])
     return cell

@@ -127,6 +127,7 @@ def guideline_tokens(n_params: float, flops_budget: float) -> float:
     return 10 ** (0.88 * math.log10(n_params) + 163.27 / math.log10(flops_budget) - 5.74)
 
 
-def pct(x: float | None, digits: int = 0) -> str:
-    """A speedup as the tables print it: signed percent, or 'never' when not reached."""
-    return "never" if x is None else f"{x:+.{digits}%}"
+def pct(x: float | None, digits: int = 0, before_growth: bool = False) -> str:
+    """A speedup as the tables print it: signed percent, or 'never' when not reached; a '*'
+    marks one the small phase earned alone, before growth."""
+    return "never" if x is None else f"{x:+.{digits}%}" + ("*" if before_growth else "")
