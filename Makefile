@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml
 
 # The whole course executed headless at its CPU defaults, with a summary page:
 # outputs/course/index.html. `make demo SMOKE=1` does the same in a couple of minutes
-# (numbers meaningless); `make demo PRESET=gpu` on a GPU machine.
+# (the smoke preset: numbers meaningless) into outputs/course-smoke; `make demo PRESET=gpu`
+# on a GPU machine. Course tooling lives in tools/, outside the package.
 PRESET ?= cpu
 demo: $(STAMP)
-	$(PY) -m growkit demo --preset $(PRESET) --out outputs/course$(if $(SMOKE),-smoke --smoke)
+	$(PY) tools/run_course.py $(if $(SMOKE),--preset smoke --out outputs/course-smoke,--preset $(PRESET) --out outputs/course)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
@@ -33,7 +34,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m growkit bench
+	$(PY) tools/bench.py
 
 clean:
 	rm -rf $(VENV) runs/ outputs/ .pytest_cache

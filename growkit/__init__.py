@@ -1,16 +1,22 @@
-"""growkit: train a small network, grow it into a bigger one, and measure the compute saved."""
+"""growkit: train a small network, grow it into a bigger one, and measure the compute saved.
+
+The student's API is below; the figures are in `growkit.plots`, the MixtureGrowth
+experiment in `growkit.mixture_study`, the widgets in `growkit.explorer`.
+"""
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig
-from .data import load_images, load_text
+from .data import load_text
 from .gpt import GPT, GPTConfig
 from .grow import grow, measure_preservation
+from .images import load_images
 from .record import Record
 from .speedup import speedup
+from .study import Study, StudyConfig, Variant
 from .train import TrainConfig, Trainer, accuracy, train
 
 __all__ = [
-    "CNN", "CNNConfig", "GPT", "GPTConfig", "Record", "TemplateCNN", "TemplateCNNConfig",
-    "TrainConfig", "Trainer", "accuracy", "grow", "load_checkpoint", "load_images", "load_text",
-    "measure_preservation", "save_checkpoint", "speedup", "train",
+    "CNN", "CNNConfig", "GPT", "GPTConfig", "Record", "Study", "StudyConfig", "TemplateCNN",
+    "TemplateCNNConfig", "TrainConfig", "Trainer", "Variant", "accuracy", "grow", "load_checkpoint",
+    "load_images", "load_text", "measure_preservation", "plots", "save_checkpoint", "speedup", "train",
 ]

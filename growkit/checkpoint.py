@@ -16,6 +16,7 @@ from torch import nn
 
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig
 from .gpt import GPT, GPTConfig
+from .record import atomic_open
 
 # kind -> (class, config class); other model families register themselves here. A grown
 # TemplateCNN's config says grown=True, so it is rebuilt grown and its state dict (the
@@ -39,7 +40,7 @@ def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k.replace("_orig_mod.", ""): v.detach().cpu() for k, v in model.state_dict().items()}
 
 
-def kind_of(model: nn.Module) -> str:
+def model_kind(model: nn.Module) -> str:
     for kind, (cls, _) in MODEL_KINDS.items():
         if isinstance(model, cls):  # type: ignore[arg-type]
             return kind
@@ -48,15 +49,12 @@ def kind_of(model: nn.Module) -> str:
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> Path:
     """Write {kind, config, state_dict, **extra} atomically to path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     inner = unwrap(model)
-    payload = {"kind": kind_of(inner), "config": inner.config.to_dict(),
+    payload = {"kind": model_kind(inner), "config": inner.config.to_dict(),
                "state_dict": plain_state_dict(model), **extra}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_open(path) as f:
+        torch.save(payload, f)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"

@@ -15,7 +15,12 @@ i alone; `model(x)` runs both side by side (a block-diagonal net whose logits ar
 of the members' logits). A grown TemplateCNN (config.grown=True) is one full-width net
 whose weights are laid out in blocks of template mixtures. `CNN` is the same shape with
 ordinary layers, for the width-growth baselines and the full-width net from scratch.
-This file knows nothing about growth: growkit/grow/ turns one net into another.
+
+MixtureGrowth's grown net is itself a TemplateCNN, so this file defines both layouts: the
+members' (before growth) and the grown one (BLOCK_SETS, the four-block weights of
+TemplateLayer, MemberBatchNorm2d's single norm). It does not grow anything:
+growkit/grow/mixture.py turns the one layout into the other, and growkit/grow/cnn_width.py
+widens a CNN.
 
 Both follow the GPT's convention `model(x, targets=None) -> (logits, loss)`.
 """
@@ -96,11 +101,11 @@ class TemplateCNNConfig(CNNConfig):
             raise ValueError(f"templates must be >= 1, got {self.templates}.")
 
 
-# Small presets run on a laptop CPU; "wrn-28-10" is the paper's CIFAR shape for one GPU
-# (a WRN-28-10 grown from two WRN-28-5-width members).
+# Shapes by their WideResNet name, wrn-<depth>-<widen>. The two WRN-10s run on a laptop CPU;
+# "wrn-28-10" is the paper's CIFAR shape for one GPU (grown from two WRN-28-5-width members).
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(depth=10, widen=1.0),  # tests and the digits data set: seconds
-    "cpu": dict(depth=10, widen=2.0),  # fashion-mnist on a CPU: minutes per epoch
+    "wrn-10-1": dict(depth=10, widen=1.0),  # tests, digits, fashion-mnist on a CPU: seconds to minutes
+    "wrn-10-2": dict(depth=10, widen=2.0),  # fashion-mnist on a CPU: 4x wrn-10-1's FLOPs
     "wrn-16-4": dict(depth=16, widen=4.0, in_channels=3, num_classes=10),  # CIFAR-10, one GPU: minutes
     "wrn-28-10": dict(depth=28, widen=10.0, in_channels=3, num_classes=100),
 }
@@ -109,7 +114,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 def preset_config(name: str, template: bool = False, **overrides: Any) -> CNNConfig:
     """The named shape as a CNNConfig (or TemplateCNNConfig with template=True)."""
     if name not in PRESETS:
-        raise ValueError(f"unknown CNN preset {name!r}; known: {sorted(PRESETS)}.")
+        raise ValueError(f"unknown CNN shape {name!r}; known: {', '.join(PRESETS)} (wrn-<depth>-<widen>).")
     cls = TemplateCNNConfig if template else CNNConfig
     return cls(**{**PRESETS[name], **overrides})
 

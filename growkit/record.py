@@ -6,12 +6,15 @@ and back without loss. Nothing in growkit parses printed text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 @dataclass
@@ -80,16 +83,49 @@ class Record:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Record:
-        return cls.from_json(Path(path).read_text())
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
+# ---- files: written atomically, JSON strict ----------------------------------------------
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """A binary file that becomes `path` when the block ends without an error: a kill
+    mid-write leaves the old file. The temp file beside it has a name of its own (pid and
+    random suffix), so two writers of one path never write into each other's temp file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there when the write failed
 
 
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_open(path) as f:
+        f.write(text.encode("utf-8"))
+    return Path(path)
+
+
+def json_safe(value: Any) -> Any:
+    """A copy strict JSON can hold: NaN and infinities become None, tuples lists, keys
+    strings, and any other object its name (a data set passed as a growth option) or
+    its repr."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return getattr(value, "name", repr(value))
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write `data` as strict JSON (NaN as null), atomically, with a trailing newline:
+    e.g. a notebook's key numbers, which the papermill tests read."""
+    return atomic_write_text(path, json.dumps(json_safe(data), indent=1, allow_nan=False) + "\n")

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 
 from .record import Record
 
-
 PHASES = ("all", "before_growth", "after_growth")
 
 
@@ -131,3 +130,36 @@ def pct(x: float | None, digits: int = 0, before_growth: bool = False) -> str:
     """A speedup as the tables print it: signed percent, or 'never' when not reached; a '*'
     marks one the small phase earned alone, before growth."""
     return "never" if x is None else f"{x:+.{digits}%}" + ("*" if before_growth else "")
+
+
+# ---- the paper's growth-timing guideline, and its reference numbers --------------------------
+
+# The paper's reference point: a 7B model, 300B tokens (C ~ 6 N D).
+PAPER_POINT = {"name": "paper 7B, 300B tokens", "params": 7e9, "flops": 6 * 7e9 * 300e9}
+# The paper's speedups at ~1.1B parameters (Du et al. 2024), keyed (operator, direction).
+PAPER_SPEEDUPS: dict[tuple[str, str], float] = {
+    ("direct", "depth"): 0.491, ("learn", "depth"): 0.486, ("zero", "depth"): 0.466,
+    ("random", "depth"): -0.257, ("direct", "width"): -0.007, ("zero", "width"): -0.179,
+    ("random", "width"): -0.138, ("learn", "width"): -0.154,
+}
+
+
+def guideline_fraction(n_params: float, flops_budget: float, factor: float = 4) -> float:
+    """Share of the FLOPs budget the guideline's small-model tokens d would cost, with the
+    small model at n_params / factor parameters and 6 FLOPs per parameter per token.
+    Above 1 the guideline asks for more than the whole budget."""
+    return guideline_tokens(n_params, flops_budget) * 6 * n_params / factor / flops_budget
+
+
+def guideline_break_even(tokens_per_param: float = 80.0, factor: float = 4) -> float:
+    """Target size N (parameters) below which the guideline asks for more than the whole
+    budget, with C = 6 N * tokens_per_param * N (bisection on log N)."""
+    lo, hi = 3.0, 13.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        n = 10**mid
+        if guideline_fraction(n, 6 * n * tokens_per_param * n, factor) > 1:
+            lo = mid
+        else:
+            hi = mid
+    return 10 ** ((lo + hi) / 2)

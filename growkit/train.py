@@ -40,10 +40,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .checkpoint import save_checkpoint, unwrap
-from .data import ImageDataset, TextCorpus
-from .grow import claims_preservation, grow_with_sources, measure_preservation
-from .grow.registry import resolve
-from .record import Record
+from .data import TextCorpus
+from .grow import Operator, grow_with_sources, measure_preservation, resolve
+from .images import ImageDataset
+from .record import Record, json_safe
 
 Data = TextCorpus | ImageDataset
 OPTIMIZERS = ("adamw", "sgd")
@@ -73,7 +73,6 @@ class TrainConfig:
     schedule_offset: int = 0
     schedule_steps: int | None = None
     seed: int = 0
-    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 0:
@@ -104,7 +103,7 @@ def auto_device() -> torch.device:
 
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, bool]:
     """(autocast context, needs a grad scaler): bf16 where the GPU has it, fp16 with a
-    scaler on older GPUs (Colab's T4), fp32 elsewhere."""
+    scaler on older GPUs (Colab's T4), fp32 elsewhere (no autocast, no scaler)."""
     if device.type == "cuda":
         if torch.cuda.is_bf16_supported():
             return torch.autocast("cuda", dtype=torch.bfloat16), False
@@ -177,12 +176,16 @@ def progress_bar(total: int, desc: str, enabled: bool | None):
 class Trainer:
     def __init__(self, model: nn.Module, data: Data, config: TrainConfig, *,
                  name: str = "run", device: str | torch.device | None = None,
-                 out_dir: str | Path | None = None, progress: bool | None = None,
-                 member: int | None = None) -> None:
+                 out_dir: str | Path | None = None, stem: str | None = None,
+                 progress: bool | None = None, member: int | None = None) -> None:
+        """`out_dir`: where the record (<stem>.json, rewritten after every evaluation) and
+        checkpoints (<stem>.<tag>.pt) go; `stem` defaults to `name`, so a caller can save
+        under e.g. a hash while the record keeps a readable name."""
         self.device = torch.device(device) if device is not None else auto_device()
         self.data = data
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.stem = name if stem is None else stem
         self.progress = progress
         # Threads are recorded because on a CPU the same seed gives different numbers at
         # another thread count (floating-point sums split differently).
@@ -214,10 +217,9 @@ class Trainer:
             for pname, state in optimizer_state.items():
                 self.optimizer.state[named[pname]] = {k: v.clone().to(self.device)
                                                       for k, v in state.items()}
-        autocast, needs_scaler = autocast_for(self.device)
-        self.autocast = autocast
-        self.scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
-        self.forward = torch.compile(self.model) if config.compile else self.model
+        self.autocast, needs_scaler = autocast_for(self.device)
+        # One training path (nanoGPT's idiom): a disabled scaler passes every call through.
+        self.scaler = torch.amp.GradScaler("cuda", enabled=needs_scaler)
         # Sequence models (the GPT) have a block size; image models see one sample at a time.
         self.block_size: int | None = getattr(self.model.config, "block_size", None)
         self.tokens_per_sample = self.block_size or 1
@@ -265,7 +267,7 @@ class Trainer:
         for x, y in self.val_batches():
             x, y = x.to(self.device), y.to(self.device)
             with self.autocast:
-                logits, loss = self.forward(x, y, **self.forward_options)
+                logits, loss = self.model(x, y, **self.forward_options)
             losses.append(float(loss))
             if logits.dim() == 2:
                 correct += int((logits.argmax(-1) == y).sum())
@@ -275,9 +277,6 @@ class Trainer:
         if seen:
             out["val_acc"] = correct / seen
         return out
-
-    def evaluate(self) -> float:
-        return self.evaluate_metrics()["val_loss"]
 
     def _log_eval(self) -> dict[str, Any]:
         train_loss = (sum(self._recent_losses) / len(self._recent_losses)
@@ -290,7 +289,7 @@ class Trainer:
         self.record.history.append(entry)
         if self.out_dir is not None:
             # Written after every evaluation: a crash or kill loses at most one interval.
-            self.record.save(self.out_dir / f"{self.record.name}.json")
+            self.record.save(self.out_dir / f"{self.stem}.json")
         return entry
 
     # ---- training ----------------------------------------------------------------------
@@ -310,7 +309,7 @@ class Trainer:
             x, y = self._batch("train", self.batch_gen)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with self.autocast:
-                _, loss = self.forward(x, y, **self.forward_options)
+                _, loss = self.model(x, y, **self.forward_options)
             if not torch.isfinite(loss):
                 self._checkpoint("diverged")
                 raise FloatingPointError(
@@ -318,18 +317,12 @@ class Trainer:
                     f"(lr={lr:.2e}): lower the learning rate or raise warmup. The record so far "
                     "is kept" + (f" in {self.out_dir}." if self.out_dir else "."))
             self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.unscale_(self.optimizer)
-            else:
-                loss.backward()
+            self.scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            if self.scaler is not None:
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                self.optimizer.step()
+            self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
+            self.scaler.update()
             self._recent_losses.append(loss.item())
             self.phase_step += 1
             self.step += 1
@@ -351,13 +344,15 @@ class Trainer:
 
     def _checkpoint(self, tag: str) -> None:
         if self.out_dir is not None:
-            save_checkpoint(self.out_dir / f"{self.record.name}.{tag}.pt", self.model,
+            save_checkpoint(self.out_dir / f"{self.stem}.{tag}.pt", self.model,
                             step=self.step, tokens=self.tokens, flops=self.flops)
 
     # ---- growth ------------------------------------------------------------------------
-    def grow(self, op: str, *, config: TrainConfig, dim: str = "depth", factor: float = 2,
-             fresh_optimizer: bool = True, **options: Any) -> nn.Module:
-        """Grow the current model and start a new phase that trains it under `config`.
+    def grow(self, op: str | Operator, *, config: TrainConfig, dim: str = "depth",
+             factor: float = 2, fresh_optimizer: bool = True, **options: Any) -> nn.Module:
+        """Grow the current model with `op` (a name, or an Operator from `resolve`) and
+        start a new phase that trains it under `config`. An operator that needs data (G_learn)
+        trains on this run's data at its batch size unless `options` say otherwise.
 
         fresh_optimizer=True (the default, as the paper) starts AdamW from zero moments;
         False carries the moments of every parameter that was copied from the small model.
@@ -366,10 +361,11 @@ class Trainer:
         continues at a lower one). The grown model trains whole (no member).
         """
         old = self.model
-        if resolve(op, dim, old).name == "learn":
-            # The learned map trains on this run's data; its compute joins the ledger below.
+        operator = resolve(op, dim, old)
+        if operator.needs_data:
+            # It trains on this run's data (G_learn's map); its compute joins the ledger below.
             options = {"data": self.data, "batch_size": self.config.batch_size, **options}
-        growth = grow_with_sources(old, op, dim=dim, factor=factor, **options)
+        growth = grow_with_sources(old, operator, factor=factor, **options)
         self.tokens += int(growth.info.get("tokens", 0))
         self.flops += float(growth.info.get("flops", 0.0))
         x, y = self.val_batches()[0]
@@ -387,26 +383,15 @@ class Trainer:
                     carried[new_name] = dict(self.optimizer.state[p_old])
         self.record.events.append({
             "kind": "growth", "step": self.step, "tokens": self.tokens, "flops": self.flops,
-            "op": op, "dim": dim, "factor": factor, "options": json_safe(options),
-            "info": growth.info,
+            "op": op if isinstance(op, str) else operator.name, "dim": operator.dim,
+            "factor": factor, "options": json_safe(options), "info": growth.info,
             "fresh_optimizer": fresh_optimizer,
-            "claims_preservation": claims_preservation(op, dim, old),
+            "claims_preservation": operator.preserves_function,
             "preservation": preservation,
             "params_before": unwrap(old).n_params(), "params_after": growth.model.n_params(),
         })
         self._start_phase(growth.model, config, optimizer_state=carried)
         return self.model
-
-
-def json_safe(options: dict[str, Any]) -> dict[str, Any]:
-    """Options as a record can hold them: a dataset by its name, other objects by repr."""
-    safe = {}
-    for key, value in options.items():
-        if value is None or isinstance(value, (bool, int, float, str, list, tuple)):
-            safe[key] = value
-        else:
-            safe[key] = getattr(value, "name", repr(value))
-    return safe
 
 
 def train(model: nn.Module, data: Data, config: TrainConfig, **kwargs: Any) -> Record:

@@ -98,9 +98,10 @@ def test_whole_net_before_growth_is_the_members_ensemble(template_cnn, x):
         template_cnn(x, member=2)
 
 
-@pytest.mark.parametrize("name", ["tiny", "cpu", "wrn-28-10"])
+@pytest.mark.parametrize("name", ["wrn-10-1", "wrn-10-2", "wrn-16-4", "wrn-28-10"])
 def test_shapes_of_each_preset(name):
     plain = preset_config(name, in_channels=3, num_classes=100)
+    assert name == f"wrn-{plain.depth}-{plain.widen:g}"  # the name says the shape
     tcfg = preset_config(name, template=True, in_channels=3, num_classes=100)
     with torch.device("meta"):
         cnn, members, grown = CNN(plain), TemplateCNN(tcfg), TemplateCNN(TemplateCNNConfig(
@@ -119,6 +120,11 @@ def test_shapes_of_each_preset(name):
         assert cnn.n_params() == pytest.approx(36.5e6, rel=0.01)  # WRN-28-10's known size
     out = cnn(torch.empty(2, 3, 32, 32, device="meta"))[0]
     assert out.shape == (2, 100)
+
+
+def test_an_unknown_shape_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown CNN shape 'tiny'; known: wrn-10-1, wrn-10-2, wrn-16-4, wrn-28-10"):
+        preset_config("tiny")
 
 
 def test_configs_name_the_fix():

@@ -57,7 +57,8 @@ def test_stacking_changes_the_function_and_the_auditor_measures_it(tiny_gpt, cor
 
 
 def test_bad_input_names_the_fix(tiny_gpt):
-    with pytest.raises(ValueError, match="known operators: .*direct \\(depth\\)"):
+    with pytest.raises(ValueError, match="'telescope' for a GPT: for a GPT use dim='depth' with "
+                       "op='direct' .or 'stack' or 'G_stack'."):
         grow(tiny_gpt, "telescope")
     with pytest.raises(ValueError, match=">= 1"):
         grow(tiny_gpt, "stack", factor=0)
@@ -67,7 +68,7 @@ def test_bad_input_names_the_fix(tiny_gpt):
         grow(tiny_gpt, "stack", dim="sideways")
     with pytest.raises(ValueError, match="block indices"):
         grow(tiny_gpt, "stack", layers=[0, 5])
-    with pytest.raises(TypeError, match="grows a growkit GPT"):
+    with pytest.raises(TypeError, match="no growth operator grows a Linear.*GPT"):
         grow(torch.nn.Linear(2, 2), "stack")
 
 

@@ -6,6 +6,7 @@ from helpers import expected_params, logits
 
 from growkit import GPT, GPTConfig, grow
 from growkit.grow import claims_preservation, grow_with_sources
+from growkit.grow.width import narrowed_config, widened_config
 
 
 def assert_wider(small: GPT, big: GPT, factor: float) -> None:
@@ -153,8 +154,11 @@ def test_width_bad_input_names_the_fix(tiny_gpt, tiny_config):
         grow(odd_hidden, "random", dim="width", factor=1.5)
     with pytest.raises(ValueError, match=">= 1"):
         grow(tiny_gpt, "zero", dim="width", factor=0.5)
-    with pytest.raises(ValueError, match=r"known operators: .*zero \(width\)"):
+    with pytest.raises(ValueError, match=r"'split' for a GPT: .*dim='width' with op='direct', 'zero'"):
         grow(tiny_gpt, "split", dim="width")
+    # G_stack is depth growth: in width the name is an error that points to 'direct'.
+    with pytest.raises(ValueError, match=r"'stack' grows a GPT in depth.*dim='width' with op='direct'"):
+        grow(tiny_gpt, "stack", dim="width")
 
 
 @pytest.mark.parametrize("op", ["direct", "zero", "random", "learn"])
@@ -167,5 +171,26 @@ def test_width_operators_are_pure_and_refuse_other_models(tiny_gpt, corpus, op):
             p.add_(1.0)
     for k, v in tiny_gpt.state_dict().items():
         assert torch.equal(v, before[k]), k
-    with pytest.raises(TypeError, match="width operator .* grows a growkit GPT"):
+    with pytest.raises(TypeError, match="no growth operator grows a Linear"):
         grow(torch.nn.Linear(2, 2), op, dim="width")
+
+
+# ---- the configs: widened and its inverse -----------------------------------------------------
+
+@pytest.mark.parametrize("factor", [2, 1.5, 3])
+def test_narrowed_config_inverts_widened_config(factor):
+    small = GPTConfig(vocab_size=50, n_layer=2, n_head=2, n_embd=16, mlp_hidden=48)
+    wide = widened_config(small, factor)
+    assert narrowed_config(wide, factor) == small
+    assert widened_config(narrowed_config(wide, factor), factor) == wide
+
+
+def test_narrowed_config_names_the_values_and_a_factor_that_works():
+    target = GPTConfig(vocab_size=50, n_layer=2, n_head=6, n_embd=48, mlp_hidden=132)
+    narrow = narrowed_config(target, 3)
+    assert (narrow.n_head, narrow.head_dim, narrow.mlp_hidden) == (2, 8, 44)
+    with pytest.raises(ValueError, match=r"width factor 4 must divide the target's 6 heads and 132 "
+                                         r"MLP hidden units.*6 / 4 = 1.5.*use factor=2 \(or one of \[3, 6\]\)"):
+        narrowed_config(target, 4)
+    with pytest.raises(ValueError, match="no whole factor > 1 divides both"):
+        narrowed_config(GPTConfig(n_head=2, n_embd=16, mlp_hidden=45), 2)

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from growkit import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, TrainConfig, Trainer, accuracy
-from growkit import data as data_mod
-from growkit.data import DatasetUnavailable, crop_and_flip, load_images, read_idx
+from growkit import images as images_mod
+from growkit.data import DatasetUnavailable
+from growkit.images import crop_and_flip, load_images, read_idx
 from growkit.train import training_flops
 
 
@@ -31,7 +32,7 @@ def test_digits_splits_are_fixed_disjoint_and_normalised(digits):
     assert digits.image_shape == (1, 8, 8) and digits.num_classes == 10
     sizes = {s: digits.size(s) for s in ("train", "val", "test")}
     assert sum(sizes.values()) == 1797 and sizes["test"] == 359  # every 5th image is test
-    again = data_mod._digits()
+    again = images_mod._digits()
     assert torch.equal(again.splits["val"][0], digits.splits["val"][0])
     x, _ = digits.batch("train", 512, generator=torch.Generator().manual_seed(0))
     assert abs(float(x.mean())) < 0.1 and 0.9 < float(x.std()) < 1.1
@@ -70,16 +71,33 @@ def test_fashion_mnist_is_read_from_the_data_cache_first(tmp_path, monkeypatch):
     folder.mkdir()
     images = torch.randint(256, (20, 28, 28), generator=torch.Generator().manual_seed(0))
     for split, n in (("train", 20), ("test", 5)):
-        img_name, lbl_name = data_mod.FASHION_MNIST_FILES[split]
+        img_name, lbl_name = images_mod.FASHION_MNIST_FILES[split]
         write_idx(folder / img_name, images[:n])
         write_idx(folder / lbl_name, torch.arange(n) % 10)
     assert torch.equal(read_idx(folder / img_name), images[:5].to(torch.uint8))
-    monkeypatch.setattr(data_mod, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(data_mod, "_image_cache", {})
+    monkeypatch.setattr(images_mod, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(images_mod, "_image_cache", {})
     ds = load_images("fashion-mnist")
     assert ds.image_shape == (1, 28, 28) and ds.classes[0] == "T-shirt/top"
     assert (ds.size("train"), ds.size("val"), ds.size("test")) == (18, 2, 5)  # every 10th is val
     assert torch.equal(ds.splits["val"][1], torch.tensor([9, 9]))
+
+
+def test_fashion_mnist_falls_back_to_torchvision_and_says_how_to_do_without(tmp_path, monkeypatch):
+    monkeypatch.setattr(images_mod, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(images_mod, "DEBIAN_FASHION_MNIST", tmp_path / "not-installed")
+    monkeypatch.setattr(images_mod, "_image_cache", {})
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # as if not installed
+    with pytest.raises(DatasetUnavailable, match="pip install torchvision.*apt-get install dataset-fashion-mnist"):
+        load_images("fashion-mnist")
+    # Where torchvision puts the files is the last place looked, before downloading.
+    folder = tmp_path / "fashion-mnist" / "FashionMNIST" / "raw"
+    folder.mkdir(parents=True)
+    for split, n in (("train", 10), ("test", 3)):
+        img_name, lbl_name = images_mod.FASHION_MNIST_FILES[split]
+        write_idx(folder / img_name, torch.zeros(n, 28, 28))
+        write_idx(folder / lbl_name, torch.arange(n))
+    assert load_images("fashion-mnist").size("test") == 3
 
 
 def test_fashion_mnist_loads():
@@ -94,8 +112,8 @@ def test_fashion_mnist_loads():
 
 
 def test_cifar_without_torchvision_or_network_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(data_mod, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(data_mod, "_image_cache", {})
+    monkeypatch.setattr(images_mod, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(images_mod, "_image_cache", {})
     monkeypatch.setitem(sys.modules, "torchvision", None)  # as if not installed
     with pytest.raises(DatasetUnavailable, match="pip install torchvision.*cifar-10-python.tar.gz"):
         load_images("cifar10")
@@ -157,31 +175,3 @@ def test_optimizer_groups_and_bad_optimizer():
     decayed = {id(p) for p in opt.param_groups[0]["params"]}
     for name, p in model.named_parameters():
         assert (id(p) in decayed) == name.endswith("templates"), name  # coefs and norms do not
-
-
-def test_mixture_comparison_smoke(tmp_path):
-    from growkit.mixture_compare import compare, preset
-
-    cfg = preset("smoke", epochs=0.3, runs=["scratch", "mixture-zero", "net2wider"])
-    summary = compare(cfg, tmp_path, progress=False)
-    rows = {r["run"]: r for r in summary["rows"]}
-    assert set(rows) == {"scratch", "mixture-zero", "net2wider"}
-    for r in rows.values():
-        assert r["flops"] == pytest.approx(r["budget_flops"], rel=0.1)  # one budget for all
-        assert 0 <= r["test_acc_mean"] <= 1
-    assert "mixture-zero" in (tmp_path / "summary.txt").read_text()
-    record = tmp_path / "records" / "net2wider-s0.json"
-    stamp = record.stat().st_mtime_ns
-    compare(cfg, tmp_path, progress=False)  # finished runs are not trained again
-    assert record.stat().st_mtime_ns == stamp
-
-
-def test_mixture_table_flags_speedups_the_half_width_phase_earned_alone():
-    from growkit.mixture_compare import speedup_cell
-
-    early = {"speedup_flops": [1.1, 0.5], "reached_before_growth": [True, False],
-             "speedup_flops_after_growth": [None, 0.5]}
-    assert speedup_cell(early) == "+110%* +50%  after growth: never +50%"
-    grown_only = {"speedup_flops": [0.2], "reached_before_growth": [False],
-                  "speedup_flops_after_growth": [0.2]}
-    assert speedup_cell(grown_only) == "+20%"

@@ -1,6 +1,8 @@
 """The course notebooks as regression tests.
 
-Each notebook runs under papermill at its smoke parameters in a temporary folder, and the
+Each notebook is a Jupytext pair: notebooks/NN_name.py (percent format, the source) and the
+committed NN_name.ipynb (no outputs), kept in step by `jupytext --sync notebooks/*.py`. Each
+runs under papermill at the smoke preset (`-p PRESET smoke`) in a temporary folder, and the
 numbers it saves to results_NN.json are checked. Smoke sizes are tiny (a 4-block, width-16
 target at 2 tokens per parameter, seconds of training), so two kinds of checks hold there:
 
@@ -14,7 +16,6 @@ target at 2 tokens per parameter, seconds of training), so two kinds of checks h
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
@@ -27,6 +28,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+SOURCES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 COURSE = ["00_quick_start", "01_tiny_gpt_and_ledger", "02_depth_growth", "03_width_growth",
           "04_when_and_how_much", "05_mixture_growth", "06_explorer"]
 
@@ -42,12 +44,20 @@ CHANGED = 1e-3
 
 # ---- running the notebooks --------------------------------------------------------------------
 
+def course_tool():
+    """tools/run_course.py, which runs the course headless (and makes its kernel)."""
+    tools = NOTEBOOKS.parent / "tools"
+    if str(tools) not in sys.path:
+        sys.path.insert(0, str(tools))
+    import run_course
+
+    return run_course
+
+
 @pytest.fixture(scope="session")
 def kernel() -> str:
-    """A python3 kernelspec that runs this very interpreter (see growkit.course)."""
-    from growkit.course import this_python_kernel
-
-    with this_python_kernel() as name:
+    """A python3 kernelspec that runs this very interpreter (see tools/run_course.py)."""
+    with course_tool().this_python_kernel() as name:
         yield name
 
 
@@ -70,7 +80,7 @@ def execute(kernel, tmp_path_factory):
     def run(name: str) -> Executed:
         if name not in done:
             folder = tmp_path_factory.mktemp(name)
-            params: dict[str, Any] = {"SMOKE": True, "RESULTS_DIR": str(folder),
+            params: dict[str, Any] = {"PRESET": "smoke", "RESULTS_DIR": str(folder),
                                       "RUNS_DIR": str(runs)}
             if name.startswith("06"):
                 params["WIDGETS"] = False  # widgets wait for a person; headless runs take RUNS
@@ -116,14 +126,6 @@ def test_notebook_runs_headless_without_flooding(name, execute):
 
 # ---- the committed notebooks ------------------------------------------------------------------
 
-def load_builder():
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebooks_carry_no_outputs(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -140,19 +142,29 @@ def test_every_notebook_has_badge_colab_install_and_one_parameters_cell(name):
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert '"google.colab" in sys.modules' in first_code.source
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and "SMOKE = False" in tagged[0].source
+    assert len(tagged) == 1 and 'PRESET = "auto"' in tagged[0].source and "SMOKE" not in tagged[0].source
     if name in COURSE:
         for param in ("PRESET =", "RESULTS_DIR =", "RUNS_DIR ="):
             assert param in tagged[0].source
 
 
-def test_committed_notebooks_are_what_the_generator_writes():
-    builder = load_builder()
-    for name, nb in builder.NOTEBOOKS.items():
-        committed = (NOTEBOOKS / f"{name}.ipynb").read_text()
-        assert committed == nbformat.writes(nb) + "\n", (
-            f"{name}.ipynb differs from notebooks/build_notebooks.py: edit the generator and "
-            "run `python notebooks/build_notebooks.py`")
+def test_every_notebook_is_a_jupytext_pair():
+    assert SOURCES == NAMES, "each notebooks/NN_name.py needs its NN_name.ipynb and the other way round"
+    assert 'formats = "ipynb,py:percent"' in (NOTEBOOKS / "jupytext.toml").read_text()
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_committed_notebooks_are_in_sync_with_their_sources(name):
+    import jupytext
+
+    def cells(nb):
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+    source = jupytext.read(NOTEBOOKS / f"{name}.py")
+    committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    assert cells(committed) == cells(source), (
+        f"notebooks/{name}.ipynb and {name}.py differ: run `jupytext --sync notebooks/*.py`")
+    assert committed.metadata["kernelspec"]["name"] == source.metadata["kernelspec"]["name"] == "python3"
 
 
 # ---- what each notebook's numbers must say -------------------------------------------------
@@ -306,6 +318,6 @@ def test_06_explorer_with_widgets_does_not_wait_for_a_person(kernel, tmp_path):
     import papermill as pm
 
     pm.execute_notebook(str(NOTEBOOKS / "06_explorer.ipynb"), str(tmp_path / "06.ipynb"),
-                        parameters={"SMOKE": True, "RESULTS_DIR": str(tmp_path), "RUNS_DIR": None},
+                        parameters={"PRESET": "smoke", "RESULTS_DIR": str(tmp_path), "RUNS_DIR": None},
                         kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, execution_timeout=120)
     assert json.loads((tmp_path / "results_06.json").read_text())["explored"] == []

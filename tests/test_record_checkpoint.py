@@ -1,8 +1,10 @@
 import json
 
+import pytest
 import torch
 
 from growkit import GPT, Record, TrainConfig, Trainer, load_checkpoint, save_checkpoint, train
+from growkit.record import atomic_open, atomic_write_text, write_json
 
 
 def test_record_json_round_trip(tiny_gpt, corpus, tmp_path):
@@ -34,3 +36,23 @@ def test_records_and_checkpoints_survive_an_interrupted_run(tiny_gpt, corpus, tm
     trainer.fit()
     assert (tmp_path / "r.phase0.pt").exists()
     assert Record.load(tmp_path / "r.json").history[-1]["step"] == 10
+
+
+def test_write_json_is_strict_json_with_nan_as_null(tmp_path, corpus):
+    path = write_json(tmp_path / "out" / "results_00.json",
+                      {"loss": float("nan"), "best": float("inf"), "rows": [(1, 2.5)],
+                       "nested": {3: [float("-inf")]}, "data": corpus, "ok": True})
+    text = path.read_text()
+    assert text.endswith("}\n") and "NaN" not in text and "Infinity" not in text
+    strict = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
+    assert strict == {"loss": None, "best": None, "rows": [[1, 2.5]], "nested": {"3": [None]},
+                      "data": "kjv", "ok": True}
+    assert [p.name for p in path.parent.iterdir()] == ["results_00.json"]  # no temp file left
+
+
+def test_atomic_writes_leave_the_old_file_when_a_write_fails(tmp_path):
+    path = atomic_write_text(tmp_path / "r.json", "old")
+    with pytest.raises(RuntimeError), atomic_open(path) as f:
+        f.write(b"half a new fi")
+        raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]

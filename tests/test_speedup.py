@@ -94,3 +94,14 @@ def test_guideline_formula():
     N, C = 7e9, 1e22
     expected = 0.88 * math.log10(N) + 163.27 / 22 - 5.74
     assert math.log10(guideline_tokens(N, C)) == pytest.approx(expected)
+
+
+def test_guideline_asks_for_the_budget_it_says_it_does():
+    from growkit.speedup import PAPER_POINT, guideline_break_even, guideline_fraction
+
+    # The paper's own 7B point sits at a couple of percent of its budget.
+    paper = guideline_fraction(PAPER_POINT["params"], PAPER_POINT["flops"])
+    assert 0.005 < paper < 0.05
+    n = guideline_break_even(80.0)
+    assert guideline_fraction(n, 6 * 80 * n * n) == pytest.approx(1.0, rel=1e-6)
+    assert guideline_fraction(n / 10, 6 * 80 * n * n / 100) > 1  # smaller targets: more than it all

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from growkit import GPT, GPTConfig, TrainConfig, Trainer, train
+from growkit import GPT, GPTConfig, Record, TrainConfig, Trainer, train
 
 
 def small_config(**kw):
@@ -94,5 +94,23 @@ def test_learned_growth_mid_run_charges_its_phase_to_the_ledger(tiny_gpt, corpus
     assert ev["options"]["data"] == "kjv" and ev["info"]["steps"] == 5
     assert ev["flops"] == pytest.approx(flops_before + ev["info"]["flops"]) and ev["info"]["flops"] > 0
     trainer.fit()
-    from growkit import Record
     assert Record.load(tmp_path / "l.json").events[0]["info"]["loss_end"] == ev["info"]["loss_end"]
+
+
+def test_stem_names_the_files_while_the_record_keeps_its_name(tiny_gpt, corpus, tmp_path):
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=2, eval_every=2), name="stack↑×2",
+                      out_dir=tmp_path, stem="3f2a", progress=False)
+    trainer.fit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3f2a.json", "3f2a.phase0.pt"]
+    assert Record.load(tmp_path / "3f2a.json").name == "stack↑×2"
+
+
+def test_growth_takes_a_resolved_operator(tiny_gpt, corpus):
+    from growkit.grow import resolve
+
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=2), progress=False)
+    trainer.fit()
+    trainer.grow(resolve("zero", "width", tiny_gpt), factor=2, config=small_config(steps=1))
+    ev = trainer.record.events[0]
+    assert (ev["op"], ev["dim"], ev["claims_preservation"]) == ("zero", "width", True)
+    assert ev["preservation"]["max_abs_logits"] < 1e-4

@@ -25,8 +25,7 @@ import dataclasses
 import torch
 
 from ..cnn import CNN, CNNConfig
-from .common import seeded
-from .registry import Growth, register
+from .registry import Growth, copy_into_corner, fresh_model, register, seeded
 
 FIXED = ("image", "classes")  # spaces that never grow
 
@@ -83,38 +82,27 @@ def widened_config(cfg: CNNConfig, factor: float) -> CNNConfig:
     return new
 
 
-def _require_cnn(model: object, op: str) -> CNN:
-    if not isinstance(model, CNN):
-        raise TypeError(f"width operator {op!r} grows a growkit CNN here, got "
-                        f"{type(model).__name__}.")
-    return model
-
-
 def _embed(small: CNN, factor: float, seed: int | None) -> tuple[CNN, dict[str, int]]:
     """A fresh wider CNN with each small tensor copied into its leading corner."""
-    cfg = widened_config(small.config, factor)
-    with seeded(seed):
-        big = CNN(cfg).to(next(small.parameters()).device)
-    state = big.state_dict()
-    for name, t in small.state_dict().items():
-        state[name][tuple(slice(0, n) for n in t.shape)] = t
-    big.load_state_dict(state)
+    big = fresh_model(CNN, widened_config(small.config, factor), small, seed)
+    copy_into_corner(small, big)
     return big, space_sizes(small.config)
 
 
-@register("random", "width", preserves_function=False, integer_factor=False, model=CNN)
-def cnn_random(model: CNN, *, factor: float, seed: int | None = None) -> Growth:
+@register("random", "width", CNN, label="random init", preserves_function=False,
+          integer_factor=False)
+def cnn_random(small: CNN, *, factor: float, seed: int | None = None) -> Growth:
     """Width growth by random init: the small CNN's weights kept in the leading channels,
     new weights drawn as the CNN initialises them, new BatchNorm channels at defaults."""
-    big, _ = _embed(_require_cnn(model, "random"), factor, seed)
+    big, _ = _embed(small, factor, seed)
     return Growth(big)
 
 
-@register("zero", "width", preserves_function=True, integer_factor=False, model=CNN)
-def cnn_zero(model: CNN, *, factor: float, seed: int | None = None) -> Growth:
+@register("zero", "width", CNN, label="zero fan-out", preserves_function=True,
+          integer_factor=False)
+def cnn_zero(small: CNN, *, factor: float, seed: int | None = None) -> Growth:
     """Width growth with zero fan-out: as `random`, but every weight reading a new channel
     is zero, so the grown CNN computes exactly the small one's logits."""
-    small = _require_cnn(model, "zero")
     big, old = _embed(small, factor, seed)
     axes = axes_of(big.config)
     with torch.no_grad():
@@ -125,40 +113,39 @@ def cnn_zero(model: CNN, *, factor: float, seed: int | None = None) -> Growth:
     return Growth(big)
 
 
-@register("net2wider", "width", preserves_function=True, integer_factor=False, model=CNN)
-def cnn_net2wider(model: CNN, *, factor: float, seed: int | None = None,
+@register("net2wider", "width", CNN, label="Net2Wider", preserves_function=True,
+          integer_factor=False)
+def cnn_net2wider(small: CNN, *, factor: float, seed: int | None = None,
                   noise: float = 0.0) -> Growth:
     """Net2WiderNet: every new channel copies a randomly chosen old one (incoming weights,
     BatchNorm parameters and running statistics), and weights reading a copied channel are
     divided by its number of copies. Exactly function-preserving with noise=0; `noise`
     adds noise * std(W) Gaussian noise to the copies' incoming weights (Net2Net's
     symmetry breaking, which the exact copies otherwise never lose)."""
-    small = _require_cnn(model, "net2wider")
     cfg = widened_config(small.config, factor)
     old, new = space_sizes(small.config), space_sizes(cfg)
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    # One channel map per space: new channel j copies old channel maps[space][j].
-    maps = {s: torch.cat([torch.arange(old[s]), torch.randint(old[s], (new[s] - old[s],),
-                                                              generator=gen)])
-            for s in new if s not in FIXED}
-    counts = {s: torch.bincount(m, minlength=old[s]).float() for s, m in maps.items()}
     axes = axes_of(cfg)
     state = {}
-    for name, t in small.state_dict().items():
-        spaces = axes[name]
-        for dim, space in enumerate(spaces):
-            if space is None or space in FIXED:
-                continue
-            t = t.index_select(dim, maps[space].to(t.device))
-            if dim == 1:  # an input axis: the copies share the original's outgoing weight
-                shape = [1] * t.dim()
-                shape[1] = -1
-                t = t / counts[space].to(t)[maps[space]].view(shape)
-        if noise and len(spaces) >= 2 and spaces[0] not in FIXED:
-            copies = torch.arange(t.shape[0]) >= old[spaces[0]]
-            t = t.clone()
-            t[copies] += noise * t.std() * torch.randn(t[copies].shape, generator=gen).to(t)
-        state[name] = t
-    big = CNN(cfg).to(next(small.parameters()).device)
+    with seeded(seed):  # the channel maps and the noise
+        # One channel map per space: new channel j copies old channel maps[space][j].
+        maps = {s: torch.cat([torch.arange(old[s]), torch.randint(old[s], (new[s] - old[s],))])
+                for s in new if s not in FIXED}
+        counts = {s: torch.bincount(m, minlength=old[s]).float() for s, m in maps.items()}
+        for name, t in small.state_dict().items():
+            spaces = axes[name]
+            for dim, space in enumerate(spaces):
+                if space is None or space in FIXED:
+                    continue
+                t = t.index_select(dim, maps[space].to(t.device))
+                if dim == 1:  # an input axis: the copies share the original's outgoing weight
+                    shape = [1] * t.dim()
+                    shape[1] = -1
+                    t = t / counts[space].to(t)[maps[space]].view(shape)
+            if noise and len(spaces) >= 2 and spaces[0] not in FIXED:
+                copies = torch.arange(t.shape[0]) >= old[spaces[0]]
+                t = t.clone()
+                t[copies] += noise * t.std() * torch.randn(t[copies].shape).to(t)
+            state[name] = t
+    big = fresh_model(CNN, cfg, small)  # every entry is overwritten by the state below
     big.load_state_dict(state)
     return Growth(big, info={"noise": noise})

@@ -9,18 +9,14 @@ The learned operator (G_learn, LiGO) lives in learn.py.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import torch
 
 from ..gpt import GPT
-from .common import fresh_gpt, require_gpt
-from .registry import Growth, register
+from .registry import Growth, fresh_model, register
 
 PARTS = ("bottom", "middle", "top")
-
-
-def _require_gpt(model: object, op: str) -> GPT:
-    return require_gpt(model, op, "depth")
 
 
 def partial_part_size(n_layer: int, factor: int, part_size: int | None = None) -> int:
@@ -78,38 +74,47 @@ def layer_order(n_layer: int, factor: int, order: str = "stack",
     )
 
 
+def copy_blocks(small: GPT, n_layer: int, slots: Sequence[int | None],
+                seed: int | None = None) -> Growth:
+    """A GPT of `n_layer` blocks (the model's own initialisation, `seed` as in
+    `fresh_model`) whose block i is a copy of small block slots[i], or keeps its fresh
+    initialisation where slots[i] is None; embeddings, final norm and head copied."""
+    big = fresh_model(GPT, dataclasses.replace(small.config, n_layer=n_layer), small, seed)
+    small_state = small.state_dict()
+    state = big.state_dict()
+    sources = {}
+    for name in state:
+        if name.startswith("blocks."):
+            _, i, rest = name.split(".", 2)
+            j = slots[int(i)]
+            if j is None:
+                continue  # a new block: keeps its fresh initialisation
+            src = f"blocks.{j}.{rest}"
+        else:
+            src = name
+        state[name] = small_state[src].clone()
+        sources[name] = src
+    big.load_state_dict(state)
+    return Growth(big, sources)
+
+
 def from_layers(small: GPT, layers: list[int]) -> Growth:
     """A GPT whose block j is a copy of small block layers[j]; everything else copied."""
     L = small.config.n_layer
     bad = [i for i in layers if not 0 <= i < L]
     if not layers or bad:
         raise ValueError(f"layers must be a non-empty list of block indices in [0, {L}), got {layers}.")
-    cfg = dataclasses.replace(small.config, n_layer=len(layers))
-    big = GPT(cfg).to(next(small.parameters()).device)
-    small_state = small.state_dict()
-    new_state = {}
-    sources = {}
-    for name in big.state_dict():
-        if name.startswith("blocks."):
-            _, j, rest = name.split(".", 2)
-            src = f"blocks.{layers[int(j)]}.{rest}"
-        else:
-            src = name
-        new_state[name] = small_state[src].clone()
-        sources[name] = src
-    big.load_state_dict(new_state)
-    return Growth(big, sources)
+    return copy_blocks(small, len(layers), layers)
 
 
-@register("direct", "depth", preserves_function=False)
-def depth_direct(model: GPT, *, factor: int, order: str = "stack",
+@register("direct", "depth", GPT, label="G_stack", preserves_function=False)
+def depth_direct(small: GPT, *, factor: int, order: str = "stack",
                  layers: list[int] | None = None, part_size: int | None = None) -> Growth:
     """G_direct in depth (G_stack): copy the trained blocks, by default the whole stack
     repeated `factor` times. `order="interpolate"` repeats each block in place instead;
     `order="bottom"|"middle"|"top"` is partial stacking (only that contiguous part,
     about half the blocks or `part_size` of them, is repeated; see `layer_order`);
     `layers=[...]` gives the block order explicitly (factor is then ignored)."""
-    small = _require_gpt(model, "direct")
     return from_layers(small, layers if layers is not None else
                        layer_order(small.config.n_layer, factor, order, part_size))
 
@@ -130,33 +135,17 @@ def with_new_blocks(small: GPT, factor: int, seed: int | None) -> tuple[Growth, 
     # depths, as interpolation spreads copies, instead of piling up above the last small
     # block where it would only ever see the finished representation.
     slots = interleaved_slots(small.config.n_layer, factor)
-    big = fresh_gpt(dataclasses.replace(small.config, n_layer=len(slots)), small, seed)
-    small_state = small.state_dict()
-    state = big.state_dict()
-    sources = {}
-    for name in state:
-        if name.startswith("blocks."):
-            _, i, rest = name.split(".", 2)
-            j = slots[int(i)]
-            if j is None:
-                continue  # a new block: keeps its fresh initialisation
-            src = f"blocks.{j}.{rest}"
-        else:
-            src = name
-        state[name] = small_state[src].clone()
-        sources[name] = src
-    big.load_state_dict(state)
-    return Growth(big, sources), [i for i, j in enumerate(slots) if j is None]
+    growth = copy_blocks(small, len(slots), slots, seed)
+    return growth, [i for i, j in enumerate(slots) if j is None]
 
 
-@register("zero", "depth", preserves_function=True)
-def depth_zero(model: GPT, *, factor: int, seed: int | None = None) -> Growth:
+@register("zero", "depth", GPT, label="G_zero", preserves_function=True)
+def depth_zero(small: GPT, *, factor: int, seed: int | None = None) -> Growth:
     """G_zero in depth: the small blocks kept, each followed by factor - 1 new blocks whose
     attention o_proj and MLP down_proj are zero, so each new block adds exactly zero to
     the residual stream and the grown model computes the small model's function. The new
     blocks' other weights keep the model's own initialisation, so gradients reach the
     zero projections and training moves them off zero."""
-    small = _require_gpt(model, "zero")
     growth, new_blocks = with_new_blocks(small, factor, seed)
     with torch.no_grad():
         for i in new_blocks:
@@ -166,9 +155,9 @@ def depth_zero(model: GPT, *, factor: int, seed: int | None = None) -> Growth:
     return growth
 
 
-@register("random", "depth", preserves_function=False)
-def depth_random(model: GPT, *, factor: int, seed: int | None = None) -> Growth:
+@register("random", "depth", GPT, label="G_random", preserves_function=False)
+def depth_random(small: GPT, *, factor: int, seed: int | None = None) -> Growth:
     """G_random in depth: the small blocks kept where they sit (interleaved as in `zero`),
     each followed by factor - 1 new blocks freshly initialised as the grown GPT would
     initialise them; the new blocks change the function."""
-    return with_new_blocks(_require_gpt(model, "random"), factor, seed)[0]
+    return with_new_blocks(small, factor, seed)[0]

@@ -19,12 +19,25 @@ from torch import nn
 from torch.func import functional_call
 
 from ..gpt import GPT
-from .common import device_of, fresh_gpt, require_gpt, seeded
-from .registry import Growth, register
+from .registry import Growth, device_of, fresh_model, register, seeded
 from .width import AXES, axis_sizes, kind_of, widened_config
 
 Mapped = Callable[[], dict[str, torch.Tensor]]
 EVAL_BATCHES = 2  # fixed batches on which the loss at the start and end of the phase is measured
+STEPS = 100  # the map's training steps unless steps= says otherwise
+BATCH_SIZE = 32  # its batch size unless batch_size= says otherwise (the Trainer passes its own)
+
+
+def map_tokens(steps: int, batch_size: int, seq_len: int) -> int:
+    """Tokens the map's phase runs through the grown model: `steps` training batches and
+    the EVAL_BATCHES evaluation batches at its start and again at its end."""
+    return (steps + 2 * EVAL_BATCHES) * batch_size * seq_len
+
+
+def extra_tokens(options: dict[str, Any], batch_size: int, seq_len: int) -> int:
+    """`Operator.extra_tokens` for G_learn: the map's tokens for these grow() options at
+    the run's batch size (which the Trainer passes on unless the options set one)."""
+    return map_tokens(options.get("steps", STEPS), options.get("batch_size", batch_size), seq_len)
 
 
 def fit_map(big: GPT, mapped: Mapped, coefficients: list[nn.Parameter], *, op: str, data: Any,
@@ -41,7 +54,11 @@ def fit_map(big: GPT, mapped: Mapped, coefficients: list[nn.Parameter], *, op: s
         raise ValueError(f"{op} needs steps >= 0, batch_size >= 1 and lr > 0, got "
                          f"steps={steps}, batch_size={batch_size}, lr={lr}.")
     device, T = device_of(big), big.config.block_size
-    if seed is None:  # still reproducible under torch.manual_seed
+    # Batches come from a generator of their own (data.batch takes one), not from `seeded`:
+    # drawing them from the global RNG would change what an unseeded call consumes from it.
+    # With no seed one is drawn from the global RNG, so runs stay reproducible under
+    # torch.manual_seed.
+    if seed is None:
         seed = int(torch.randint(2**31 - 1, ()))
     gen = torch.Generator().manual_seed(seed)
     eval_set = [data.batch("train", batch_size, T, gen) for _ in range(EVAL_BATCHES)]
@@ -67,25 +84,25 @@ def fit_map(big: GPT, mapped: Mapped, coefficients: list[nn.Parameter], *, op: s
         params = mapped()
         for name, p in big.named_parameters():
             p.copy_(params[name])
-    tokens = (steps + EVAL_BATCHES * 2) * batch_size * T
+    tokens = map_tokens(steps, batch_size, T)
     return {"loss_start": loss_start, "loss_end": eval_loss(), "losses": losses,
             "steps": steps, "tokens": tokens,
             # a forward and backward pass through the grown model per token, as training it
             "flops": big.flops_per_token(T) * tokens}
 
 
-@register("learn", "depth", preserves_function=False)
-def depth_learn(model: GPT, *, factor: int, data: Any = None, steps: int = 100,
-                lr: float = 3e-3, batch_size: int = 32, seed: int | None = None) -> Growth:
+@register("learn", "depth", GPT, label="G_learn", preserves_function=False, needs_data=True,
+          extra_tokens=extra_tokens)
+def depth_learn(small: GPT, *, factor: int, data: Any = None, steps: int = STEPS,
+                lr: float = 3e-3, batch_size: int = BATCH_SIZE, seed: int | None = None) -> Growth:
     """G_learn in depth (LiGO's depth operator): grown block i's weight of each kind
     (q_proj, ..., mlp_norm) is sum_j c[i, j, kind] * small block j's weight of that kind,
     with c initialised as stacking (one-hot at j = i mod L, so at step 0 this is G_stack).
     c is trained for `steps` AdamW steps (`lr`, `batch_size`) on batches of `data` (a
     TextCorpus, required) with the small model frozen; embeddings, final norm and head are
     copied. `Growth.info` holds the loss at the start and end of the phase."""
-    small = require_gpt(model, "learn", "depth")
     L = small.config.n_layer
-    big = fresh_gpt(dataclasses.replace(small.config, n_layer=L * factor), small, seed)
+    big = fresh_model(GPT, dataclasses.replace(small.config, n_layer=L * factor), small, seed)
     small_state = small.state_dict()  # detached: the small weights stay frozen
     kinds = [kind_of(n) for n in small_state if n.startswith("blocks.0.")]
     stacked = {k: torch.stack([small_state[f"blocks.{j}.{k}"] for j in range(L)]) for k in kinds}
@@ -119,9 +136,10 @@ def expansion(n_new: int, n: int, noise: float, count: int = 1) -> torch.Tensor:
     return m
 
 
-@register("learn", "width", preserves_function=False, integer_factor=False)
-def width_learn(model: GPT, *, factor: float, data: Any = None, steps: int = 100,
-                lr: float = 3e-3, batch_size: int = 32, noise: float = 0.01,
+@register("learn", "width", GPT, label="G_learn", preserves_function=False, integer_factor=False,
+          needs_data=True, extra_tokens=extra_tokens)
+def width_learn(small: GPT, *, factor: float, data: Any = None, steps: int = STEPS,
+                lr: float = 3e-3, batch_size: int = BATCH_SIZE, noise: float = 0.01,
                 seed: int | None = None) -> Growth:
     """G_learn in width (LiGO's width operator): each weight W is expanded as
     A_row W A_col^T by learned expansion matrices, one per unit axis: A_embd (shared by
@@ -130,7 +148,6 @@ def width_learn(model: GPT, *, factor: float, data: Any = None, steps: int = 100
     intact) and A_hidden. Norm gains map as A_embd g. Every matrix starts as [I; noise]
     (`noise` the std of the new rows) and is trained like the depth version (`data`
     required, `steps`, `lr`, `batch_size`); `Growth.info` holds the phase's losses."""
-    small = require_gpt(model, "learn", "width")
     cfg = widened_config(small.config, factor)
     old, new = axis_sizes(small.config), axis_sizes(cfg)
     hd, L, device = cfg.head_dim, cfg.n_layer, device_of(small)

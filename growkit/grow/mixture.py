@@ -44,15 +44,14 @@ import dataclasses
 import torch
 
 from ..cnn import BLOCK_SETS, MemberBatchNorm2d, TemplateCNN, TemplateLayer
-from .registry import Growth, register
+from .registry import Growth, fresh_model, register, seeded
 
 COEF_VARIANTS = ("orthogonal", "zero", "copy", "random")
 
 
-def new_coefs(member: torch.Tensor, variant: str, *, scale: float, noise: float,
-              generator: torch.Generator | None) -> torch.Tensor:
+def new_coefs(member: torch.Tensor, variant: str, *, scale: float, noise: float) -> torch.Tensor:
     """Coefficients for a new block mixing the templates that `member` (its trained
-    coefficient vector) mixes."""
+    coefficient vector) mixes; copy and random draw from the global RNG."""
     k = member.numel()
     if variant == "orthogonal":
         if k < 2:
@@ -67,14 +66,14 @@ def new_coefs(member: torch.Tensor, variant: str, *, scale: float, noise: float,
     if variant == "zero":
         return torch.zeros_like(member)
     if variant == "copy":
-        u = torch.rand(k, generator=generator).to(member)
+        u = torch.rand(k).to(member)
         return member + noise * u / u.norm()
     if variant == "random":
-        return torch.rand(k, generator=generator).to(member) * scale
+        return torch.rand(k).to(member) * scale
     raise ValueError(f"unknown coefs={variant!r}; use one of {COEF_VARIANTS}.")
 
 
-@register("mixture", "width", preserves_function=False, model=TemplateCNN)
+@register("mixture", "width", TemplateCNN, label="MixtureGrowth", preserves_function=False)
 def mixture(model: TemplateCNN, *, factor: int = 2, coefs: str = "orthogonal",
             scale: float = 1.0, noise: float = 0.0, seed: int | None = None) -> Growth:
     """MixtureGrowth: the two members' templates and coefficients kept, BatchNorms
@@ -89,12 +88,10 @@ def mixture(model: TemplateCNN, *, factor: int = 2, coefs: str = "orthogonal",
                          "members of an ungrown one (config.grown=False).")
     if coefs not in COEF_VARIANTS:
         raise ValueError(f"unknown coefs={coefs!r}; use one of {COEF_VARIANTS}.")
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    device = next(model.parameters()).device
-    big = TemplateCNN(dataclasses.replace(model.config, grown=True)).to(device)
+    big = fresh_model(TemplateCNN, dataclasses.replace(model.config, grown=True), model)
     small = dict(model.named_modules())
     sources = {}
-    with torch.no_grad():
+    with torch.no_grad(), seeded(seed):  # seed: the new coefficients of copy and random
         for name, module in big.named_modules():
             old = small.get(name)
             if isinstance(module, TemplateLayer):
@@ -104,7 +101,7 @@ def mixture(model: TemplateCNN, *, factor: int = 2, coefs: str = "orthogonal",
                 module.coefs[:2] = old.coefs
                 for b in range(2, len(module.coefs)):
                     module.coefs[b] = new_coefs(old.coefs[BLOCK_SETS[b]], coefs, scale=scale,
-                                                noise=noise, generator=generator)
+                                                noise=noise)
             elif isinstance(module, MemberBatchNorm2d):
                 assert isinstance(old, MemberBatchNorm2d)
                 bn0, bn1 = old.members

@@ -1,22 +1,27 @@
-"""One registry of growth operators and the `grow` entry point.
+"""One registry of growth operators, the `grow` entry point, and the helpers operators share.
 
 An operator is a pure function from a trained model to a new, larger one; the input is
 never modified. Each declares whether it claims to preserve the model's function, and
 reports where every parameter of the new model came from (so optimizer moments can be
-carried over for copied parameters).
+carried over for copied parameters). `measure_preservation` checks the claim.
 
-Operators registered without a model class are the GPT's; one registered for a model
-class (`register(..., model=CNN)`) serves that class and takes precedence for it, so the
-same name (e.g. "zero" in width) can mean the analogous operation on each model family.
+Operators are registered per model class: the table is keyed by (name, dim, model class),
+so the same name (e.g. "zero" in width) means the analogous operation on each model family,
+and asking for an operator a model's class does not have is one error that lists the ones
+it does have.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import torch
 from torch import nn
+
+from ..gpt import GPT
 
 DIMS = ("depth", "width")
 
@@ -35,76 +40,122 @@ class Growth:
 
 
 OperatorFn = Callable[..., Growth]
+# (operator options, the run's batch size, sequence length) -> tokens the operator runs
+# through the grown model itself (G_learn trains its map on them).
+ExtraTokens = Callable[[dict[str, Any], int, int], int]
 
 
 @dataclass(frozen=True)
 class Operator:
     name: str
     dim: str
+    model: type  # the model class it grows (subclasses included)
     fn: OperatorFn
     preserves_function: bool
+    label: str  # how tables and figures name it, e.g. "G_stack"
     integer_factor: bool = True
+    # True: the operator trains on data (pass data= and batch_size=, as the Trainer does).
+    needs_data: bool = False
+    # The tokens it spends through the grown model given (options, batch_size, seq_len);
+    # None: it spends none. A study takes them out of its budget.
+    extra_tokens: ExtraTokens | None = None
     doc: str = ""
-    model: type | None = None  # the model class it grows; None: the GPT (the default family)
 
 
-OPERATORS: dict[tuple[str, str], Operator] = {}
-# (name, dim, model class) -> operator, for model families other than the GPT.
-MODEL_OPERATORS: dict[tuple[str, str, type], Operator] = {}
-ALIASES: dict[str, str] = {"stack": "direct", "G_stack": "direct"}
+OPERATORS: dict[tuple[str, str, type], Operator] = {}
+# Another name for (name, dim): G_stack is G_direct in depth (and only in depth).
+ALIASES: dict[str, tuple[str, str]] = {"stack": ("direct", "depth"), "G_stack": ("direct", "depth")}
 
 
-def register(name: str, dim: str, *, preserves_function: bool, integer_factor: bool = True,
-             model: type | None = None) -> Callable[[OperatorFn], OperatorFn]:
+def register(name: str, dim: str, model: type, *, label: str, preserves_function: bool,
+             integer_factor: bool = True, needs_data: bool = False,
+             extra_tokens: ExtraTokens | None = None) -> Callable[[OperatorFn], OperatorFn]:
     def wrap(fn: OperatorFn) -> OperatorFn:
-        operator = Operator(name, dim, fn, preserves_function, integer_factor,
-                            (fn.__doc__ or "").strip(), model)
-        if model is None:
-            OPERATORS[(name, dim)] = operator
-        else:
-            MODEL_OPERATORS[(name, dim, model)] = operator
+        OPERATORS[(name, dim, model)] = Operator(
+            name, dim, model, fn, preserves_function, label, integer_factor, needs_data,
+            extra_tokens, (fn.__doc__ or "").strip())
         return fn
 
     return wrap
 
 
-def known_operators() -> list[str]:
-    return ([f"{name} ({dim})" for name, dim in sorted(OPERATORS)]
-            + sorted(f"{name} ({dim}, {cls.__name__})" for name, dim, cls in MODEL_OPERATORS))
+def known_operators(model: object = None) -> list[str]:
+    """'name (dim, Class)' for every operator, or for those that grow `model`."""
+    ops = OPERATORS.values() if model is None else operators_for(model)
+    return sorted(f"{o.name} ({o.dim}, {o.model.__name__})" for o in ops)
 
 
-def resolve(op: str, dim: str, model: object = None) -> Operator:
-    """The operator named `op` in `dim`, the one registered for `model`'s class if any."""
+def operators_for(model: object) -> list[Operator]:
+    """The operators that grow `model` (an instance or a class)."""
+    cls = model if isinstance(model, type) else type(model)
+    return [o for o in OPERATORS.values() if issubclass(cls, o.model)]
+
+
+def aliases_of(operator: Operator) -> list[str]:
+    return [a for a, target in ALIASES.items() if target == (operator.name, operator.dim)]
+
+
+def _either(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _no_operator(op: str, dim: str, cls: type) -> Exception:
+    """The one error for an operator that nothing registered grows a `cls` with: what the
+    name grows instead, and every (dim, op) the class does have. A TypeError when nothing
+    grows the class (the model is wrong), a ValueError when something does (the name is)."""
+    mine = operators_for(cls)
+    if not mine:
+        families = sorted({o.model.__name__ for o in OPERATORS.values()})
+        return TypeError(f"no growth operator grows a {cls.__name__}: growkit's operators grow a "
+                         f"{_either(families)}; pass one of those (unwrapped).")
+    owners = {d: sorted({o.model.__name__ for o in OPERATORS.values()
+                         if o.dim == d and op in (o.name, *aliases_of(o))}) for d in DIMS}
+    elsewhere = " and ".join(f"a {_either(names)} in {d}" for d, names in owners.items() if names)
+    uses = []
+    for d in (d for d in DIMS if any(o.dim == d for o in mine)):
+        ops = [repr(o.name) + (f" (or {_either([repr(a) for a in aliases_of(o)])})"
+                               if aliases_of(o) else "") for o in mine if o.dim == d]
+        uses.append(f"dim={d!r} with op={_either(ops)}")
+    return ValueError(f"no {dim} operator {op!r} for a {cls.__name__}"
+                      + (f" ({op!r} grows {elsewhere})" if elsewhere else "")
+                      + f": for a {cls.__name__} use {'; or '.join(uses)}.")
+
+
+def resolve(op: str | Operator, dim: str = "depth", model: object = None) -> Operator:
+    """The operator named `op` in `dim` for `model` (an instance or a class; None: the
+    GPT). An Operator passes through, checked against the model's class."""
+    model = GPT if model is None else model  # the default family
+    cls = model if isinstance(model, type) else type(model)
+    if isinstance(op, Operator):
+        if not issubclass(cls, op.model):
+            raise _no_operator(op.name, op.dim, cls)
+        return op
     if dim not in DIMS:
         raise ValueError(f"dim must be one of {DIMS}, got {dim!r}.")
-    name = ALIASES.get(op, op)
-    for (n, d, cls), operator in MODEL_OPERATORS.items():
-        if n == name and d == dim and isinstance(model, cls):
-            return operator
-    if (name, dim) not in OPERATORS:
-        raise ValueError(
-            f"unknown growth operator {op!r} for dim={dim!r}"
-            + (f" and a {type(model).__name__}" if model is not None else "")
-            + f"; known operators: {', '.join(known_operators())}; aliases: {ALIASES}."
-        )
-    return OPERATORS[(name, dim)]
+    name, alias_dim = ALIASES.get(op, (op, dim))
+    if alias_dim == dim:
+        for base in cls.__mro__:
+            if (name, dim, base) in OPERATORS:
+                return OPERATORS[(name, dim, base)]
+    raise _no_operator(op, dim, cls)
 
 
-def grow_with_sources(model: nn.Module, op: str, *, dim: str = "depth", factor: float = 2,
-                      **options: Any) -> Growth:
-    """Like `grow`, but also returns where each new parameter came from."""
+def grow_with_sources(model: nn.Module, op: str | Operator, *, dim: str = "depth",
+                      factor: float = 2, **options: Any) -> Growth:
+    """Like `grow`, but also returns where each new parameter came from. `op` is a name
+    or an Operator from `resolve` (whose own dim then applies)."""
     operator = resolve(op, dim, model)
     if factor < 1:
         raise ValueError(f"growth factor must be >= 1, got {factor}: a model cannot grow smaller.")
     if operator.integer_factor and float(factor) != int(factor):
         raise ValueError(
-            f"operator {operator.name!r} ({dim}) needs an integer factor, got {factor}: "
+            f"operator {operator.name!r} ({operator.dim}) needs an integer factor, got {factor}: "
             f"use e.g. factor={max(1, round(factor))}."
         )
     return operator.fn(model, factor=int(factor) if operator.integer_factor else factor, **options)
 
 
-def grow(model: nn.Module, op: str, *, dim: str = "depth", factor: float = 2,
+def grow(model: nn.Module, op: str | Operator, *, dim: str = "depth", factor: float = 2,
          **options: Any) -> nn.Module:
     """Grow a trained model into a new, larger one with the named operator.
 
@@ -114,5 +165,69 @@ def grow(model: nn.Module, op: str, *, dim: str = "depth", factor: float = 2,
     return grow_with_sources(model, op, dim=dim, factor=factor, **options).model
 
 
-def claims_preservation(op: str, dim: str = "depth", model: object = None) -> bool:
+def claims_preservation(op: str | Operator, dim: str = "depth", model: object = None) -> bool:
     return resolve(op, dim, model).preserves_function
+
+
+# ---- what operators share -------------------------------------------------------------
+
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Draw from a generator seeded with `seed` (the global RNG left as it was), or from
+    the global RNG when seed is None. Tensors are drawn on the CPU, so forking and seeding
+    the CPU generator is enough (and leaves any GPU generator alone)."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        yield
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def fresh_model(cls: Callable[[Any], M], cfg: Any, like: nn.Module, seed: int | None = None) -> M:
+    """A `cls(cfg)` with the model's own initialisation (applied at construction), on the
+    same device as `like`.
+
+    `seed` makes the draw independent of the global RNG (e.g. identical on every DDP
+    rank); None draws from the global RNG like any `cls(cfg)`.
+    """
+    with seeded(seed):
+        return cls(cfg).to(device_of(like))
+
+
+def copy_into_corner(small: nn.Module, big: nn.Module) -> None:
+    """Copy every small tensor into the leading corner of big's tensor of the same name
+    (kept units first, new ones after); the rest of big keeps its own values."""
+    state = big.state_dict()
+    for name, t in small.state_dict().items():
+        state[name][tuple(slice(0, n) for n in t.shape)] = t
+    big.load_state_dict(state)
+
+
+@torch.no_grad()
+def measure_preservation(before: nn.Module, after: nn.Module, x: torch.Tensor,
+                         y: torch.Tensor | None = None) -> dict[str, float]:
+    """max |logits_after - logits_before| on a batch, and the change in loss when targets
+    are given. Both models are evaluated in eval mode and restored afterwards."""
+    modes = before.training, after.training
+    before.eval()
+    after.eval()
+    try:
+        logits_b, loss_b = before(x, y)
+        logits_a, loss_a = after(x, y)
+    finally:
+        before.train(modes[0])
+        after.train(modes[1])
+    out = {"max_abs_logits": float((logits_a.float() - logits_b.float()).abs().max())}
+    if y is not None:
+        out["loss_before"] = float(loss_b)
+        out["loss_after"] = float(loss_a)
+        out["delta_loss"] = float(loss_a) - float(loss_b)
+    return out

@@ -19,8 +19,7 @@ import math
 import torch
 
 from ..gpt import GPT, GPTConfig
-from .common import device_of, fresh_gpt, require_gpt
-from .registry import Growth, register
+from .registry import Growth, copy_into_corner, fresh_model, register
 
 # Parameter name (inside a block for block parameters) -> the unit axis of each dimension.
 # nn.Linear weights are (out, in); the embedding table is (vocab, embd).
@@ -85,6 +84,28 @@ def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
                                mlp_hidden=round(hidden))
 
 
+def narrowed_config(cfg: GPTConfig, factor: float) -> GPTConfig:
+    """The config that `factor`-fold width growth turns into `cfg` (the inverse of
+    `widened_config`): n_head / factor heads of the same head size, and mlp_hidden /
+    factor hidden units; both must come out whole."""
+    if factor < 1:
+        raise ValueError(f"width factor must be >= 1, got {factor:g}: growth only widens.")
+    assert cfg.mlp_hidden is not None
+    heads, hidden = cfg.n_head / factor, cfg.mlp_hidden / factor
+    if heads != int(heads) or hidden != int(hidden):
+        whole = [g for g in range(2, cfg.n_head + 1)
+                 if cfg.n_head % g == 0 and cfg.mlp_hidden % g == 0]
+        fix = (f"use factor={whole[0]}" + (f" (or one of {whole[1:]})" if whole[1:] else "")
+               if whole else "no whole factor > 1 divides both: change the target's shape")
+        raise ValueError(
+            f"width factor {factor:g} must divide the target's {cfg.n_head} heads and "
+            f"{cfg.mlp_hidden} MLP hidden units (width growth keeps the head size): "
+            f"{cfg.n_head} / {factor:g} = {heads:g}, {cfg.mlp_hidden} / {factor:g} = "
+            f"{hidden:g}; {fix}.")
+    return dataclasses.replace(cfg, n_head=int(heads), n_embd=int(heads) * cfg.head_dim,
+                               mlp_hidden=int(hidden))
+
+
 def unchanged_sources(small: GPT, big: GPT) -> dict[str, str]:
     """Parameters copied unchanged with the same shape (only possible at factor 1, since
     width growth reshapes every weight)."""
@@ -93,12 +114,8 @@ def unchanged_sources(small: GPT, big: GPT) -> dict[str, str]:
             if t.shape == small_state[name].shape and torch.equal(t, small_state[name])}
 
 
-def _require(model: object, op: str) -> GPT:
-    return require_gpt(model, op, "width")
-
-
-@register("direct", "width", preserves_function=True)
-def width_direct(model: GPT, *, factor: int) -> Growth:
+@register("direct", "width", GPT, label="G_direct", preserves_function=True)
+def width_direct(small: GPT, *, factor: int) -> Growth:
     """G_direct in width (Net2WiderNet / bert2BERT function-preserving duplication): every
     unit is repeated `factor` times (the whole block of units tiled, so whole heads repeat
     with their q/k/v rows) and every weight reading from a repeated unit is divided by
@@ -108,7 +125,6 @@ def width_direct(model: GPT, *, factor: int) -> Growth:
     square over the tiled vector is unchanged, so the norms stay exact. Duplicated heads
     compute identical attention; duplicated SwiGLU units identical activations.
     """
-    small = _require(model, "direct")
     g = factor
     cfg = widened_config(small.config, g)
     # With tied weights the head and the embedding are one matrix, which cannot be both
@@ -117,7 +133,7 @@ def width_direct(model: GPT, *, factor: int) -> Growth:
     # up to eps, eps shrinks by 1/g^2 so normalised values are unchanged.
     scale = 1.0 / g if cfg.tie_weights else 1.0
     cfg = dataclasses.replace(cfg, norm_eps=small.config.norm_eps * scale**2)
-    big = GPT(cfg).to(device_of(small))
+    big = fresh_model(GPT, cfg, small)
     state = {}
     for name, w in small.state_dict().items():
         kind = kind_of(name)
@@ -135,23 +151,19 @@ def width_direct(model: GPT, *, factor: int) -> Growth:
 def _embed_small(small: GPT, cfg: GPTConfig, seed: int | None) -> GPT:
     """A freshly initialised GPT of config `cfg` with each small weight copied into the
     top-left corner of its grown weight (kept units first, new units after, whole heads)."""
-    big = fresh_gpt(cfg, small, seed)
-    state = big.state_dict()
-    for name, w in small.state_dict().items():
-        state[name][tuple(slice(0, n) for n in w.shape)] = w
-    big.load_state_dict(state)
+    big = fresh_model(GPT, cfg, small, seed)
+    copy_into_corner(small, big)
     return big
 
 
-@register("zero", "width", preserves_function=True, integer_factor=False)
-def width_zero(model: GPT, *, factor: float, seed: int | None = None) -> Growth:
+@register("zero", "width", GPT, label="G_zero", preserves_function=True, integer_factor=False)
+def width_zero(small: GPT, *, factor: float, seed: int | None = None) -> Growth:
     """G_zero in width: new embedding dimensions start at zero everywhere in the residual
     stream (zero embedding columns, zero rows of o_proj and down_proj) and new heads and
     hidden units have zero outgoing weights (zero o_proj / down_proj columns). Their
     incoming weights, and the weights reading the (zero) new stream dimensions, keep the
     model's own initialisation, so they break symmetry and gradients flow into the zeros.
     Exactly function-preserving, including under RMSNorm (see below)."""
-    small = _require(model, "zero")
     cfg = widened_config(small.config, factor)
     D = small.config.n_embd
     # RMSNorm averages x^2 over all D' dimensions; with zeros in the D' - D new ones the
@@ -175,11 +187,11 @@ def width_zero(model: GPT, *, factor: float, seed: int | None = None) -> Growth:
     return Growth(big, unchanged_sources(small, big))
 
 
-@register("random", "width", preserves_function=False, integer_factor=False)
-def width_random(model: GPT, *, factor: float, seed: int | None = None) -> Growth:
+@register("random", "width", GPT, label="G_random", preserves_function=False,
+          integer_factor=False)
+def width_random(small: GPT, *, factor: float, seed: int | None = None) -> Growth:
     """G_random in width: the small weights kept in place (kept units first), every new
     entry freshly initialised with the model's own initialisation, norms' eps unchanged;
     the new units change the function."""
-    small = _require(model, "random")
     big = _embed_small(small, widened_config(small.config, factor), seed)
     return Growth(big, unchanged_sources(small, big))

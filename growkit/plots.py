@@ -1,21 +1,66 @@
-"""Figures for studies and sweeps (the course notebooks). The one-comparison figures are in
-plot.py; these draw on it.
+"""Every figure of the kit: loss (or accuracy) against training FLOPs, speedup bars, the
+speedup surface, the growth-timing guideline, the image runs.
 
 Every speedup figure carries its honest reference: the small model trained alone on the
 same budget (its own "speedup" over scratch), and each run's tokens per parameter.
+Figures read records and rows; no experiment module imports this one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize
 
-from .plot import plot_loss_vs_flops
 from .record import Record
-from .sweep import PAPER_POINT, PAPER_SPEEDUPS, Study, Variant, guideline_fraction
+from .speedup import PAPER_POINT, PAPER_SPEEDUPS, guideline_fraction, speedup
+
+if TYPE_CHECKING:
+    from .study import Row, Study, Variant
+
+
+def label(record: Record) -> str:
+    return f"{record.name} ({record.n_params / 1e3:.0f}k params, {record.tokens_per_param:.0f} tok/param)"
+
+
+def image_label(rec: Record) -> str:
+    return (f"{rec.meta.get('run', rec.name)} ({rec.n_params / 1e3:.0f}k params, "
+            f"{rec.final['samples'] / rec.n_params:.1f} images/param)")
+
+
+def plot_curves(records: Iterable[Record], ax=None, key: str = "val_loss", labels=label,
+                styles: dict[str, dict[str, Any]] | None = None):
+    """`key` (validation loss or accuracy) against cumulative FLOPs on a log axis, one line
+    per record, growth events dotted in the line's colour."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5))
+    for rec in records:
+        points = [(h["flops"], h[key]) for h in rec.history if h["flops"] > 0]
+        style = (styles or {}).get(rec.meta.get("run", ""), {})
+        line, = ax.plot(*zip(*points), marker=".", markersize=3, label=labels(rec), **style)
+        for ev in rec.events:
+            ax.axvline(ev["flops"], color=line.get_color(), linestyle=":", alpha=0.6)
+    ax.set_xscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+def mark_speedup(ax, scratch: Record, grown: Record) -> None:
+    """Scratch's final loss as a line, and an arrow from where scratch reaches it to where
+    the grown run does."""
+    sp = speedup(scratch, grown)
+    ax.axhline(sp.target_loss, color="grey", linewidth=0.8, linestyle="--")
+    if sp.reached:
+        ax.annotate("", xy=(sp.grown_flops, sp.target_loss), xytext=(sp.scratch_flops, sp.target_loss),
+                    arrowprops=dict(arrowstyle="->", color="black"))
+        ax.set_title(f"{grown.name} reaches scratch's final loss with {sp.flops:+.0%} speedup (FLOPs)",
+                     fontsize=10)
+    else:
+        ax.set_title(f"{grown.name} never reaches scratch's final loss", fontsize=10)
 
 
 def style_references(ax) -> None:
@@ -29,11 +74,10 @@ def style_references(ax) -> None:
             line.set(color=("grey", "darkgrey", "dimgrey")[smalls % 3],
                      linestyle=("--", ":", "-.")[smalls % 3])
             smalls += 1
-    ax.legend(fontsize=8)
 
 
 def zoom(ax, records: list[Record]) -> None:
-    """Skip the early losses near ln(vocab), which flatten everything else (as plot_compare)."""
+    """Skip the early losses near ln(vocab), which flatten everything else."""
     lo = min(min(r.series("val_loss")) for r in records)
     hi = max(h["val_loss"] for r in records for h in r.history[len(r.history) // 5:])
     ax.set_ylim(lo - 0.02, hi + 0.05)
@@ -43,12 +87,14 @@ def plot_records(records: list[Record], scratch: Record | None = None, grown: Re
                  title: str | None = None, ax=None, references: bool = True):
     """Loss against FLOPs for these records, the speedup of `grown` over `scratch` marked
     when both are given; with `references`, scratch and the small models alone styled as such."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 5))
-    plot_loss_vs_flops(records, ax=ax, scratch=scratch, grown=grown)
+    ax = plot_curves(records, ax)
+    if scratch is not None and grown is not None:
+        mark_speedup(ax, scratch, grown)
     if references:
         style_references(ax)
     zoom(ax, records)
+    ax.set(xlabel="training FLOPs (small model's included)", ylabel="validation loss (nats/char)")
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title + ("\n" + ax.get_title() if ax.get_title() else ""), fontsize=10)
     ax.figure.tight_layout()
@@ -61,24 +107,37 @@ def plot_study(study: Study, variants: list[Variant] | None = None, mark: Varian
     FLOPs; the speedup of `mark` (default: the first variant) marked."""
     chosen = list(study.variants.values()) if variants is None else variants
     mark = mark or (chosen[0] if chosen else None)
-    return plot_records(study.records(chosen), study.scratch,
-                        study.add(mark) if mark else None, title, ax)
+    return plot_records(study.records(chosen), study.scratch, study.add(mark) if mark else None, title, ax)
 
 
-def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: bool = True, ax=None):
+def plot_compare(records: dict[int, list[Record]], path: str | Path | None = None):
+    """`python -m growkit compare`'s figure: scratch, grown and small alone of the first
+    seed in full, the other seeds' final points faint. `records`: seed -> [scratch, grown, small]."""
+    seeds = sorted(records)
+    first = records[seeds[0]]
+    fig = plot_records(first, first[0], first[1])
+    ax = fig.axes[0]
+    for seed in seeds[1:]:
+        for rec in records[seed]:
+            ax.plot(rec.total_flops, rec.final_val_loss, "k.", alpha=0.4)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def plot_speedups(rows: list[Row], title: str | None = None, paper: bool = True, ax=None):
     """One bar per grown run (its FLOPs speedup over scratch) and, hatched grey, each small
     model alone on the same budget; tokens per parameter written at each bar. With
     `paper`, the paper's number for the same operator (at ~1.1B parameters) as a diamond."""
-    entries = [dict(name=r["name"], value=r["speedup_flops"], tpp=r["tokens_per_param"],
-                    reason=r["reason"], small=False, key=(r["op"], r["dim"]),
-                    early=r["reached_before_growth"],
-                    plain=r["options"].get("order", "stack") == "stack") for r in rows]
+    entries = [dict(name=r.name, value=r.speedup_flops, tpp=r.tokens_per_param, small=False,
+                    key=(r.op, r.dim), early=r.reached_before_growth,
+                    plain=r.options.get("order", "stack") == "stack") for r in rows]
     seen: set[str] = set()
     for r in rows:
-        if r["small"] not in seen:
-            seen.add(r["small"])
-            entries.append(dict(name=r["small"], value=r["small_speedup_flops"],
-                                tpp=r["small_tokens_per_param"], reason=r["small_reason"],
+        if r.small not in seen:
+            seen.add(r.small)
+            entries.append(dict(name=r.small, value=r.small_speedup_flops, tpp=r.small_tokens_per_param,
                                 small=True, key=None, plain=False, early=False))
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.45 * len(entries) + 1.5))
@@ -114,36 +173,34 @@ def plot_speedups(rows: list[dict[str, Any]], title: str | None = None, paper: b
     return ax.figure
 
 
-def plot_surface(rows: list[dict[str, Any]], title: str | None = None, ax=None):
+def plot_surface(rows: list[Row], title: str | None = None, ax=None):
     """The speedup surface: growth factor (rows) by growth point (columns, share of the
     budget before growth), each cell the FLOPs speedup and tokens per parameter; the last
     column is each factor's small model alone on the whole budget."""
-    fractions = sorted({r["grow_fraction"] for r in rows})
-    factors = sorted({r["factor"] for r in rows})
-    cells = {(r["factor"], r["grow_fraction"]): r for r in rows}
+    fractions = sorted({r.grow_fraction for r in rows if r.grow_fraction is not None})
+    factors = sorted({r.factor for r in rows})
+    cells = {(r.factor, r.grow_fraction): r for r in rows}
     grid = np.full((len(factors), len(fractions) + 1), np.nan)
     labels = [["" for _ in range(len(fractions) + 1)] for _ in factors]
+
+    def cell(value: float | None, tpp: float) -> tuple[float, str]:
+        return (np.nan if value is None else value), ("never" if value is None else f"{value:+.0%}") + \
+            f"\n{tpp:.0f} tok/p"
+
     for i, g in enumerate(factors):
         for j, f in enumerate(fractions):
             r = cells.get((g, f))
-            if r is None:
-                continue
-            v = r["speedup_flops"]
-            grid[i, j] = np.nan if v is None else v
-            labels[i][j] = ("never" if v is None else f"{v:+.0%}") + f"\n{r['tokens_per_param']:.0f} tok/p"
-        r = next(r for r in rows if r["factor"] == g)
-        v = r["small_speedup_flops"]
-        grid[i, -1] = np.nan if v is None else v
-        labels[i][-1] = (("never" if v is None else f"{v:+.0%}")
-                         + f"\n{r['small_tokens_per_param']:.0f} tok/p")
+            if r is not None:
+                grid[i, j], labels[i][j] = cell(r.speedup_flops, r.tokens_per_param)
+        r = next(r for r in rows if r.factor == g)
+        grid[i, -1], labels[i][-1] = cell(r.small_speedup_flops, r.small_tokens_per_param)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 * (len(fractions) + 1) + 2, 1.1 * len(factors) + 1.8))
     finite = grid[np.isfinite(grid)]
     m = max(float(np.abs(finite).max()) if finite.size else 0.0, 0.05)
-    masked = np.ma.masked_invalid(grid)
     cmap = plt.get_cmap("RdYlGn").copy()
     cmap.set_bad("lightgrey")
-    im = ax.imshow(masked, cmap=cmap, norm=Normalize(-m, m), aspect="auto")
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=Normalize(-m, m), aspect="auto")
     for i in range(len(factors)):
         for j in range(len(fractions) + 1):
             ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8)
@@ -161,7 +218,7 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
                    ax=None):
     """The paper's growth-timing guideline as a share of the whole FLOPs budget, against
     target size (C = 6 N x tokens_per_param x N); above 1 it asks for more than the budget.
-    `points`: dicts with name, params, guideline_fraction (e.g. from sweep.guideline_point)."""
+    `points`: dicts with name, params, guideline_fraction."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
     n = np.logspace(4, 11, 200)
@@ -169,14 +226,11 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
     ax.plot(n, frac, label=f"guideline at {tokens_per_param:.0f} tokens/param, g = {factor:g}")
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.text(n[0], 1.3, "the whole budget", fontsize=8)
-    for p in points:
-        ax.plot(p["params"], p["guideline_fraction"], "o")
+    paper = guideline_fraction(PAPER_POINT["params"], PAPER_POINT["flops"], factor)
+    for p, marker in [*((p, "o") for p in points), (dict(PAPER_POINT, guideline_fraction=paper), "kD")]:
+        ax.plot(p["params"], p["guideline_fraction"], marker)
         ax.annotate(p["name"], (p["params"], p["guideline_fraction"]), fontsize=8,
                     xytext=(5, 5), textcoords="offset points")
-    paper = guideline_fraction(PAPER_POINT["params"], PAPER_POINT["flops"], factor)
-    ax.plot(PAPER_POINT["params"], paper, "kD")
-    ax.annotate(PAPER_POINT["name"], (PAPER_POINT["params"], paper), fontsize=8,
-                xytext=(5, 5), textcoords="offset points")
     ax.set(xscale="log", yscale="log", xlabel="target parameters N",
            ylabel="guideline's small-model phase / FLOPs budget")
     ax.grid(True, which="both", alpha=0.3)
@@ -185,35 +239,24 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
     return ax.figure
 
 
-# ---- image classifiers (notebook 05) ----------------------------------------------------------
+# ---- image classifiers (MixtureGrowth) --------------------------------------------------------
 
-def image_label(rec: Record) -> str:
-    return (f"{rec.meta.get('run', rec.name)} ({rec.n_params / 1e3:.0f}k params, "
-            f"{rec.final['samples'] / rec.n_params:.1f} images/param)")
+IMAGE_STYLES = {"scratch": dict(color="black", linewidth=2), "small": dict(color="grey", linestyle="--")}
 
 
 def plot_image_runs(records: dict[str, Record], title: str | None = None, key: str = "val_acc"):
     """Validation accuracy (or `key`) against FLOPs, one line per run: scratch black, the
     half-width net alone grey and dashed, growth events dotted."""
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for run, rec in records.items():
-        points = [(h["flops"], h[key]) for h in rec.history if h["flops"] > 0]
-        style = (dict(color="black", linewidth=2) if run == "scratch" else
-                 dict(color="grey", linestyle="--") if run == "small" else {})
-        line, = ax.plot(*zip(*points), marker=".", markersize=3, label=image_label(rec), **style)
-        for ev in rec.events:
-            ax.axvline(ev["flops"], color=line.get_color(), linestyle=":", alpha=0.5)
-    ax.set_xscale("log")
+    ax = plot_curves(records.values(), key=key, labels=image_label, styles=IMAGE_STYLES)
     ax.set_xlabel("training FLOPs (members and small net included)")
     ax.set_ylabel({"val_acc": "validation accuracy", "val_loss": "validation loss"}.get(key, key))
     finals = [rec.final[key] for rec in records.values()]
     if key == "val_acc":  # the interesting part is the top: early accuracies flatten it
         ax.set_ylim(max(0.0, min(finals) - 0.1), min(1.0, max(finals) + 0.02))
-    ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title or "one FLOPs budget; dotted: growth (and the switch between members)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def plot_accuracy_bars(summary: dict[str, Any], title: str | None = None):

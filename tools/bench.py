@@ -1,19 +1,24 @@
 """Throughput benchmark (`make bench`): training tokens/s and achieved GFLOP/s of the GPT
-sizes the CPU preset uses, so a user can predict how long a comparison will take here.
-Speed targets live here, never in timed tests."""
+sizes the cpu preset uses, so a user can predict how long a comparison will take here.
+Speed targets live here, never in timed tests.
+
+    python tools/bench.py [--steps 20] [--out runs/bench.json]
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import platform
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from .compare import preset
-from .data import load_text
-from .gpt import GPT, GPTConfig
-from .train import TrainConfig, Trainer
+from growkit import GPT, TrainConfig, Trainer, load_text
+from growkit.study import preset
 
 
 def time_steps(model: GPT, steps: int, batch_size: int) -> dict[str, float]:
@@ -36,10 +41,29 @@ def run_bench(steps: int = 20) -> dict[str, Any]:
     vocab = load_text(cfg.corpus).vocab_size
     rows = []
     for n_layer in (cfg.small_layers, cfg.small_layers * cfg.factor):
-        model_cfg: GPTConfig = cfg.model_config(n_layer, vocab)
-        model = GPT(model_cfg)
+        model = GPT(cfg.model_config(n_layer, vocab))
         rows.append({"name": f"{n_layer}L-{cfg.n_embd}d", "n_params": model.n_params(),
                      "batch_size": cfg.batch_size, "block_size": cfg.block_size,
                      **time_steps(model, steps, cfg.batch_size)})
     return {"machine": platform.machine(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "gpt": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/bench.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--out", default="runs/bench.json")
+    args = parser.parse_args(argv)
+    results = run_bench(steps=args.steps)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    for r in results["gpt"]:
+        print(f"{r['name']:>12}: {r['tokens_per_s']:>9.0f} tokens/s  {r['gflops_per_s']:6.1f} GFLOP/s")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

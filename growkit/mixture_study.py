@@ -1,7 +1,10 @@
 """MixtureGrowth against the other ways of widening a CNN, on one FLOPs budget.
 
-Every run spends the same training FLOPs C (set as `epochs` of the full-width net over the
-train split, counted by FlopCounterMode) and ends at the full width, except `small`:
+The CNN experiment differs from the GPT's (growkit/study.py) in its budget unit (epochs of
+the full-width net), its phases (two template members before growth) and its metric (test
+accuracy), so it has its own plan; it shares the GPT study's run cache, table and command
+line. Every run spends the same training FLOPs C (counted by FlopCounterMode) and ends at
+the full width, except `small`:
 
     scratch              the full-width CNN from random initialisation, all of C
     small                the half-width CNN alone, all of C (growth must beat this too)
@@ -11,24 +14,19 @@ train split, counted by FlopCounterMode) and ends at the full width, except `sma
     random/zero/net2wider  the half-width CNN for grow_fraction of C, widened 2x by that
                          operator, then the full-width CNN for the rest
 
-Each reports top-1 accuracy on the data set's whole test split. Records are saved as they
-go and a finished run is not trained again, so an interrupted comparison resumes, and
-seeds can run in parallel processes writing to the same folder:
+Each reports top-1 accuracy on the data set's whole test split. Finished runs are cached
+(growkit.study.RunCache), so an interrupted study resumes and seeds can run in parallel
+processes sharing one folder:
 
-    python -m growkit.mixture_compare --preset cpu --seeds 0 1 2 --out runs/mixture
-    python -m growkit.mixture_compare --preset cpu --seeds 1 --out runs/mixture &  # a 2nd core
-    python -m growkit.mixture_compare --preset smoke --out /tmp/mx     # seconds, digits
+    python -m growkit mixture --preset cpu --seeds 0 1 2 --out runs/mixture
+    python -m growkit mixture --preset cpu --seeds 1 --out runs/mixture &  # a 2nd core
+    python -m growkit mixture --preset smoke --out /tmp/mx     # seconds, digits
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import hashlib
-import json
 import statistics
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,23 +34,24 @@ from typing import Any
 import torch
 
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, preset_config
-from .data import ImageDataset, load_images
 from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
-from .record import Record, atomic_write_text
+from .images import ImageDataset, load_images
+from .record import Record
 from .speedup import pct, speedup
-from .train import TrainConfig, Trainer, accuracy, training_flops
+from .study import RunCache, pick_preset, text_table
+from .train import TrainConfig, Trainer, accuracy, auto_device, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
 RUNS = ("scratch", "small", *(f"mixture-{c}" for c in COEF_VARIANTS), *BASELINES)
 
 
 @dataclass
-class MixtureCompareConfig:
+class MixtureConfig:
     data: str = "fashion-mnist"
-    shape: str = "cpu"  # a growkit.cnn preset: the full-width net
+    shape: str = "wrn-10-1"  # a growkit.cnn shape: the full-width net
     templates: int = 2  # per member (the official default)
-    epochs: float = 3.0  # the FLOPs budget, in epochs of the full-width net
+    epochs: float = 2.0  # the FLOPs budget, in epochs of the full-width net
     grow_fraction: float = 0.5  # share of the budget spent before growth
     batch_size: int = 128
     # The paper's recipe: SGD, momentum 0.9, Nesterov, weight decay 5e-4, lr 0.1, cosine.
@@ -66,7 +65,7 @@ class MixtureCompareConfig:
     evals: int = 10  # evaluations per run, spread over its phases
     eval_batches: int = 8
     runs: list[str] = field(default_factory=lambda: list(RUNS))
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    seeds: list[int] = field(default_factory=lambda: [0])
 
     def __post_init__(self) -> None:
         if not 0 < self.grow_fraction < 1:
@@ -75,19 +74,20 @@ class MixtureCompareConfig:
         if unknown:
             raise ValueError(f"unknown runs {unknown}; known: {list(RUNS)}.")
 
+    def settings(self) -> dict[str, Any]:
+        """What determines a run's result (which runs and seeds to train do not)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("runs", "seeds")}
 
+
+# The same names as the GPT study's presets, each meaning one thing.
 PRESETS: dict[str, dict[str, Any]] = {
-    # Seconds: the digits set and the tiny shape, for tests. Too small to mean anything.
-    "smoke": dict(data="digits", shape="tiny", epochs=2.0, batch_size=32, warmup=2, evals=2,
-                  eval_batches=2, seeds=[0]),
-    # The issue's measurement on a CPU: fashion-mnist, the "tiny" WRN-10-1 shape (about 50
-    # MFLOP per training image at full width), 2 epochs of the full-width net as the budget:
-    # 2-5 minutes per run on one core, about 30 minutes per seed for all nine runs. The
-    # bigger "cpu" shape (WRN-10-2, 4x the FLOPs) is `--set shape=cpu`.
-    "cpu": dict(shape="tiny", epochs=2.0),
-    # One GPU in about ten minutes for the nine runs (the course's gpu preset): CIFAR-10, a
-    # WRN-16-4 grown from two WRN-16-2-width members, 10 epochs of budget. Sized by
-    # arithmetic, not yet timed on a GPU.
+    # Seconds: the digits set and the smallest shape, for tests. Too small to mean anything.
+    "smoke": dict(data="digits", epochs=2.0, batch_size=32, warmup=2, evals=2, eval_batches=2),
+    # A CPU: fashion-mnist, WRN-10-1 (about 50 MFLOP per training image at full width), 2
+    # epochs of the full-width net: about 30 minutes for all nine runs of a seed on one core.
+    "cpu": {},
+    # One GPU: CIFAR-10, a WRN-16-4 grown from two WRN-16-2-width members, 10 epochs of
+    # budget. Sized by arithmetic, not yet timed on a GPU.
     "gpu": dict(data="cifar10", shape="wrn-16-4", epochs=10.0, warmup=100, evals=20, eval_batches=10),
     # Colab's T4: the gpu preset on half its budget.
     "t4": dict(data="cifar10", shape="wrn-16-4", epochs=5.0, warmup=100, evals=20, eval_batches=10),
@@ -98,10 +98,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset(name: str, **overrides: Any) -> MixtureCompareConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}.")
-    return MixtureCompareConfig(**{**PRESETS[name], **overrides})
+def preset(name: str = "auto", **overrides: Any) -> MixtureConfig:
+    """The named preset ('auto': gpu, t4 or cpu from the hardware) with `overrides`."""
+    if name != "auto" and name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)} or 'auto'.")
+    chosen = name if name in PRESETS else pick_preset(name)
+    return MixtureConfig(**{**PRESETS[chosen], **overrides})
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Shapes:
     template: TemplateCNNConfig
 
 
-def shapes(cfg: MixtureCompareConfig, data: ImageDataset) -> Shapes:
+def shapes(cfg: MixtureConfig, data: ImageDataset) -> Shapes:
     io = dict(in_channels=data.image_shape[0], num_classes=data.num_classes)
     full = preset_config(cfg.shape, **io)
     template = preset_config(cfg.shape, template=True, templates=cfg.templates, **io)
@@ -119,7 +121,7 @@ def shapes(cfg: MixtureCompareConfig, data: ImageDataset) -> Shapes:
     return Shapes(full, widened_config(full, 0.5), template)
 
 
-def phase_plan(cfg: MixtureCompareConfig, data: ImageDataset, run: str
+def phase_plan(cfg: MixtureConfig, data: ImageDataset, run: str
                ) -> tuple[float, list[tuple[int, int | None]]]:
     """(budget FLOPs, [(steps, member) per phase]) for one run: each phase gets its share
     of the budget divided by the FLOPs of one of its training steps."""
@@ -147,8 +149,7 @@ def phase_plan(cfg: MixtureCompareConfig, data: ImageDataset, run: str
                     (steps(1 - g, f_grown), None)]
 
 
-def train_config(cfg: MixtureCompareConfig, steps: int, evals: int, seed: int,
-                 lr: float) -> TrainConfig:
+def train_config(cfg: MixtureConfig, steps: int, evals: int, seed: int, lr: float) -> TrainConfig:
     return TrainConfig(steps=steps, batch_size=cfg.batch_size, lr=lr, optimizer="sgd",
                        momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay,
                        warmup=min(cfg.warmup, max(1, steps // 10)), min_lr_ratio=0.0,
@@ -156,10 +157,10 @@ def train_config(cfg: MixtureCompareConfig, steps: int, evals: int, seed: int,
                        eval_batches=cfg.eval_batches, seed=seed)
 
 
-def run_one(cfg: MixtureCompareConfig, run: str, seed: int, out_dir: Path | None = None,
-            progress: bool | None = None) -> Record:
+def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
+              out_dir: Path | None = None, stem: str | None = None,
+              progress: bool | None = None) -> Record:
     """Train one run for one seed and measure its test accuracy."""
-    data = load_images(cfg.data, augment=cfg.augment)
     s = shapes(cfg, data)
     budget, phases = phase_plan(cfg, data, run)
     total = sum(n for n, _ in phases)
@@ -169,8 +170,7 @@ def run_one(cfg: MixtureCompareConfig, run: str, seed: int, out_dir: Path | None
         lrs[-1] = cfg.lr_after_growth  # the grown net's phase
     configs = [train_config(cfg, n, e, seed, lr) for (n, _), e, lr in zip(phases, evals, lrs)]
     torch.manual_seed(seed)
-    name = f"{run}-s{seed}"
-    common = dict(name=name, out_dir=out_dir, progress=progress)
+    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, stem=stem, progress=progress)
     if run.startswith("mixture-"):
         trainer = Trainer(TemplateCNN(s.template), data, configs[0], member=0, **common)
         trainer.fit()
@@ -188,10 +188,38 @@ def run_one(cfg: MixtureCompareConfig, run: str, seed: int, out_dir: Path | None
     trainer.fit()
     rec = trainer.record
     rec.meta.update(run=run, budget_flops=budget, test_acc=accuracy(trainer.model, data, "test"),
-                    compare=asdict(cfg))
-    if out_dir is not None:
-        rec.save(out_dir / f"{name}.json")
+                    study=asdict(cfg))
     return rec
+
+
+def run_spec(cfg: MixtureConfig, run: str, seed: int) -> dict[str, Any]:
+    return {"kind": "mixture", **cfg.settings(), "run": run, "seed": seed, "device": auto_device().type}
+
+
+def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None = None
+        ) -> dict[str, Any]:
+    """Every run of cfg.runs for every seed of cfg.seeds (those already finished in
+    cache_dir are read, not trained), then the summary: rows, table and the records."""
+    cache = RunCache(cache_dir)
+    data = load_images(cfg.data, augment=cfg.augment)
+    records: dict[str, dict[int, Record]] = {r: {} for r in cfg.runs}
+    for seed in cfg.seeds:
+        for name in cfg.runs:
+            records[name][seed] = cache.get(
+                run_spec(cfg, name, seed), f"{name}-s{seed}",
+                lambda out, stem, name=name, seed=seed: train_run(cfg, name, seed, data, out_dir=out,
+                                                                  stem=stem, progress=progress))
+    summary = summarise(records)
+    summary["table"] = format_table(summary)
+    summary["records"] = records
+    return summary
+
+
+def load_records(cfg: MixtureConfig, cache_dir: str | Path) -> dict[str, dict[int, Record]]:
+    """The finished runs of cfg (its runs and seeds) in cache_dir, by run and seed; trains nothing."""
+    cache = RunCache(cache_dir)
+    found = {name: {s: cache.find(run_spec(cfg, name, s)) for s in cfg.seeds} for name in cfg.runs}
+    return {name: {s: r for s, r in by_seed.items() if r is not None} for name, by_seed in found.items()}
 
 
 def summarise(records: dict[str, dict[int, Record]]) -> dict[str, Any]:
@@ -199,13 +227,13 @@ def summarise(records: dict[str, dict[int, Record]]) -> dict[str, Any]:
     the same seed (validation loss, as for the GPT: C_scratch / C_run - 1 to reach
     scratch's final loss; None where the run never reached it)."""
     rows = []
-    for run, by_seed in records.items():
+    for name, by_seed in records.items():
         if not by_seed:
             continue
         accs = [r.meta["test_acc"] for r in by_seed.values()]
         any_rec = next(iter(by_seed.values()))
         found = [speedup(records["scratch"][s], r) for s, r in sorted(by_seed.items())
-                 if s in records.get("scratch", {}) and run != "scratch"]
+                 if s in records.get("scratch", {}) and name != "scratch"]
         rows.append({
             "speedup_flops": [sp.flops for sp in found],
             # Per seed: did the half-width phase alone reach scratch's loss (no growth speedup
@@ -213,7 +241,7 @@ def summarise(records: dict[str, dict[int, Record]]) -> dict[str, Any]:
             "reached_before_growth": [sp.reached_before_growth for sp in found],
             "speedup_flops_after_growth": [sp.flops_after_growth for sp in found],
             "samples_per_param": statistics.fmean(r.final["samples"] / r.n_params for r in by_seed.values()),
-            "run": run, "seeds": sorted(by_seed), "test_acc": accs,
+            "run": name, "seeds": sorted(by_seed), "test_acc": accs,
             "test_acc_mean": statistics.fmean(accs),
             "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
             "flops": statistics.fmean(r.total_flops for r in by_seed.values()),
@@ -223,13 +251,15 @@ def summarise(records: dict[str, dict[int, Record]]) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def describe(cfg: MixtureCompareConfig, data: ImageDataset) -> str:
+def describe(cfg: MixtureConfig, data: ImageDataset) -> str:
     """The comparison's setting in one paragraph: data, shapes, budget."""
     s = shapes(cfg, data)
     budget, _ = phase_plan(cfg, data, "scratch")
+    with torch.device("meta"):
+        full, half = CNN(s.full).n_params(), CNN(s.half).n_params()
     return (f"{cfg.data}: {data.size('train'):,} training and {data.size('test'):,} test images. "
-            f"Full-width net WRN-{s.full.depth}-{s.full.widen:g} ({CNN(s.full).n_params():,} params), "
-            f"half-width net {CNN(s.half).n_params():,} params, two template members of half width "
+            f"Full-width net WRN-{s.full.depth}-{s.full.widen:g} ({full:,} params), "
+            f"half-width net {half:,} params, two template members of half width "
             f"({cfg.templates} templates each). Budget {budget:.3g} FLOPs = {cfg.epochs:g} epochs of the "
             f"full-width net; growth after {cfg.grow_fraction:.0%} of it; seeds {cfg.seeds}.")
 
@@ -253,7 +283,7 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
                      f"the half-width net alone on the same budget ({100 * acc['scratch']:.2f}% vs "
                      f"{100 * acc['small']:.2f}%).")
     if mixtures and baselines:
-        best_m, best_b = max(mixtures, key=mixtures.get), max(baselines, key=baselines.get)
+        best_m, best_b = max(mixtures, key=mixtures.__getitem__), max(baselines, key=baselines.__getitem__)
         margin = mixtures[best_m] - baselines[best_b]
         out.update(best_mixture=best_m, best_baseline=best_b, margin_over_baselines=margin)
         parts.append(f"Best MixtureGrowth variant {best_m} {100 * mixtures[best_m]:.2f}% vs best baseline "
@@ -267,20 +297,18 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    lines = [f"{'run':<20} {'test acc (mean +- std)':>23} {'seeds':>6} {'FLOPs':>10} "
-             f"{'/budget':>8} {'params':>9} {'img/param':>9} {'wall s':>7}  speedup per seed"]
-    for r in summary["rows"]:
-        lines.append(f"{r['run']:<20} {100 * r['test_acc_mean']:>14.2f} +- {100 * r['test_acc_std']:4.2f}"
-                     f" {len(r['seeds']):>6} {r['flops']:>10.3g} {r['flops'] / r['budget_flops']:>8.3f}"
-                     f" {r['n_params']:>9,} {r['samples_per_param']:>9.1f} {r['wall_s']:>7.0f}  "
-                     + speedup_cell(r))
-    lines.append("Top-1 accuracy (%) on the whole test split; FLOPs counted by FlopCounterMode "
-                 "over every phase (members and small net included); img/param: training images "
-                 "seen per final-model parameter; speedup: C_scratch / C_run - 1 in FLOPs to reach "
-                 "scratch's final validation loss, per seed ('never': not reached); *: reached "
-                 "before growth, by the half-width phase alone, so the speedup after growth (the "
-                 "grown net's own evaluations) follows.")
-    return "\n".join(lines)
+    body = [[r["run"], f"{100 * r['test_acc_mean']:.2f} ± {100 * r['test_acc_std']:.2f}", len(r["seeds"]),
+             f"{r['flops']:.3g}", f"{r['flops'] / r['budget_flops']:.3f}", f"{r['n_params']:,}",
+             f"{r['samples_per_param']:.1f}", f"{r['wall_s']:.0f}", speedup_cell(r)]
+            for r in summary["rows"]]
+    head = ["run", "test acc (mean ± std)", "seeds", "FLOPs", "/budget", "params", "img/param", "wall s",
+            "speedup per seed"]
+    return text_table(head, body) + (
+        "\nTop-1 accuracy (%) on the whole test split; FLOPs counted by FlopCounterMode over every "
+        "phase (members and small net included); img/param: training images seen per final-model "
+        "parameter; speedup: C_scratch / C_run - 1 in FLOPs to reach scratch's final validation "
+        "loss, per seed ('never': not reached); *: reached before growth, by the half-width phase "
+        "alone, so the speedup after growth (the grown net's own evaluations) follows.")
 
 
 def speedup_cell(row: dict[str, Any]) -> str:
@@ -291,96 +319,3 @@ def speedup_cell(row: dict[str, Any]) -> str:
     if any(early):
         cell += "  after growth: " + " ".join(pct(x) for x in row["speedup_flops_after_growth"])
     return cell
-
-
-# Settings that may differ between calls sharing one folder: which runs and seeds to add.
-SELECTION = ("runs", "seeds")
-
-
-def check_folder(cfg: MixtureCompareConfig, out: Path) -> None:
-    """A folder holds the runs of one configuration: reusing its finished runs under other
-    settings would mix budgets, so that is an error that names the difference."""
-    path = out / "config.json"
-    if not path.exists():
-        return
-    old = {k: v for k, v in json.loads(path.read_text()).items() if k not in SELECTION}
-    new = {k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k not in SELECTION}
-    diff = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new))
-            if old.get(k) != new.get(k)]
-    if diff:
-        raise ValueError(f"{out} holds runs of another configuration ({'; '.join(diff)}): pass another "
-                         "out folder (e.g. folder_for(cfg)) or delete that one to retrain.")
-
-
-def folder_for(cfg: MixtureCompareConfig, root: str | Path = "runs") -> Path:
-    """A folder named by the configuration (not its runs or seeds): notebooks share it."""
-    settings = {k: v for k, v in asdict(cfg).items() if k not in SELECTION}
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-    return Path(root) / f"mixture-{cfg.data}-{key}"
-
-
-def load_records(out_dir: str | Path) -> dict[str, dict[int, Record]]:
-    """Every finished run recorded in out_dir/records, by run name and seed."""
-    records: dict[str, dict[int, Record]] = {r: {} for r in RUNS}
-    for path in sorted((Path(out_dir) / "records").glob("*.json")):
-        rec = Record.load(path)
-        if "test_acc" in rec.meta and rec.meta["run"] in records:
-            records[rec.meta["run"]][int(rec.meta["seed"])] = rec
-    return records
-
-
-def compare(cfg: MixtureCompareConfig, out_dir: str | Path, progress: bool | None = None
-            ) -> dict[str, Any]:
-    """Every run for every seed (skipping those already recorded in out_dir), then the
-    summary of everything recorded there: records/, summary.json, summary.txt."""
-    out = Path(out_dir)
-    check_folder(cfg, out)
-    (out / "records").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1))
-    for seed in cfg.seeds:
-        for run in cfg.runs:
-            path = out / "records" / f"{run}-s{seed}.json"
-            if path.exists() and "test_acc" in Record.load(path).meta:
-                continue  # finished earlier
-            run_one(cfg, run, seed, out / "records", progress)
-    summary = summarise(load_records(out))
-    summary["table"] = format_table(summary)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
-    atomic_write_text(out / "summary.txt", summary["table"] + "\n")
-    return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m growkit.mixture_compare",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=None)
-    parser.add_argument("--runs", nargs="+", default=None, choices=RUNS)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a MixtureCompareConfig field (value parsed as JSON)")
-    parser.add_argument("--out", default="runs/mixture")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
-    args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, _, raw = item.partition("=")
-        if key not in {f.name for f in dataclasses.fields(MixtureCompareConfig)}:
-            parser.error(f"unknown setting {key!r}")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    if args.seeds is not None:
-        overrides["seeds"] = args.seeds
-    if args.runs is not None:
-        overrides["runs"] = args.runs
-    t0 = time.perf_counter()
-    summary = compare(preset(args.preset, **overrides), args.out, progress=args.progress)
-    print(summary["table"])
-    print(f"\nwall time {time.perf_counter() - t0:.0f} s; records and summary in {args.out}/")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

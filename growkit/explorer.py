@@ -2,7 +2,7 @@
 train, and watch the run's loss-versus-FLOPs curve appear over the earlier ones, with the
 scratch run and the small model alone as references and a speedup readout.
 
-    explorer = Explorer(Study(course_config("cpu")))
+    explorer = Explorer(Study.from_preset("cpu"))
     display(explorer.widget())             # a person is there: widgets
     explorer.run("zero", "width", 2, 0.25) # headless (papermill): the same, from parameters
 
@@ -17,27 +17,26 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from .figures import plot_records
+from .gpt import GPT
+from .grow import resolve
+from .plots import plot_records
 from .record import Record
-from .sweep import LEARN_STEPS, Study, Variant, format_rows, valid_factors
+from .study import Row, Study, Variant, valid_factors
 
-OPERATORS = [("G_direct (G_stack in depth)", "direct"), ("G_zero", "zero"), ("G_random", "random"),
-             ("G_learn (LiGO)", "learn")]
+# The paper's four atomic operators; each one's label (G_stack in depth) comes from the registry.
+OPERATORS = ("direct", "zero", "random", "learn")
 
 
 class Explorer:
-    def __init__(self, study: Study, learn_steps: int = LEARN_STEPS) -> None:
+    def __init__(self, study: Study) -> None:
         self.study = study
-        self.learn_steps = learn_steps
         self.shown: list[Variant] = []
 
     def variant(self, op: str, dim: str, factor: float, grow_fraction: float | None) -> Variant:
-        op = "stack" if (op == "direct" and dim == "depth") else op
-        options = {"steps": self.learn_steps} if op == "learn" else {}
-        return Variant(op, dim, factor, grow_fraction, options=options)
+        return self.study._variant(op, dim, factor, grow_fraction)
 
     def run(self, op: str = "stack", dim: str = "depth", factor: float = 4,
-            grow_fraction: float | None = None, on_eval=None) -> dict[str, Any]:
+            grow_fraction: float | None = None, on_eval=None) -> Row:
         """Train one variant (the scratch run and its small model alone first, if needed),
         add it to the overlay, and return its row of numbers."""
         v = self.variant(op, dim, factor, grow_fraction)
@@ -46,11 +45,11 @@ class Explorer:
             self.shown.append(v)
         return self.study.row(v)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[Row]:
         return self.study.rows(self.shown)
 
     def table(self) -> str:
-        return format_rows(self.rows(), self.study.alone.get("scratch"))
+        return self.study.table(self.rows())
 
     def figure(self, live: Record | None = None):
         """Everything finished so far (never trains), plus `live`, a run in progress."""
@@ -73,7 +72,10 @@ class Explorer:
         from IPython.display import display
 
         cfg = self.study.cfg
-        op = w.Dropdown(options=OPERATORS, value="direct", description="operator")
+        def choices(direction: str) -> list[tuple[str, str]]:
+            return [(resolve(name, direction, GPT).label, name) for name in OPERATORS]
+
+        op = w.Dropdown(options=choices("depth"), value="direct", description="operator")
         dim = w.ToggleButtons(options=["depth", "width"], value="depth", description="direction")
         factor = w.Dropdown(options=valid_factors(cfg, "depth"), description="factor")
         factor.value = cfg.factor if cfg.factor in factor.options else factor.options[-1]
@@ -85,6 +87,9 @@ class Explorer:
 
         def on_dim(change: dict) -> None:
             factor.options = valid_factors(cfg, change["new"])
+            chosen = op.value
+            op.options = choices(change["new"])
+            op.value = chosen
 
         def draw(live: Record | None = None) -> None:
             with plot_out:

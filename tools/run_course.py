@@ -1,9 +1,9 @@
 """The whole course, headless: every notebook executed with papermill into one folder, with
-a summary page a person can open (what `make demo` runs).
+a summary page a person can open (what `make demo` runs). Course tooling, not part of the kit.
 
-    python -m growkit course                      # CPU defaults, into outputs/course/
-    python -m growkit course --smoke --out /tmp/c # seconds per notebook; numbers mean nothing
-    python -m growkit course --only 00 05         # some notebooks
+    python tools/run_course.py --preset cpu --out outputs/course   # the CPU defaults
+    python tools/run_course.py --preset smoke --out /tmp/c         # seconds per notebook; numbers mean nothing
+    python tools/run_course.py --only 00 05                        # some notebooks
 
 The folder gets, per notebook: the executed notebook (`NN_name.ipynb`) and an HTML copy,
 its key numbers (`results_NN.json`) and its figures (`figures/`); for the course:
@@ -15,6 +15,7 @@ says which failed and where its partial output is.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import html
 import json
@@ -29,8 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .record import atomic_write_text
-from .speedup import pct
+from growkit.speedup import pct
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -43,6 +43,13 @@ class Executed:
     wall_s: float
     figures: list[str]
     error: str | None = None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Temp file + rename: a kill mid-write keeps the previous page."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 @contextmanager
@@ -81,10 +88,10 @@ def course_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) ->
     return found
 
 
-def parameters(name: str, out: Path, preset: str, smoke: bool) -> dict[str, Any]:
+def parameters(name: str, out: Path, preset: str) -> dict[str, Any]:
     """Headless parameters: no widgets (they would wait for a person), no progress bars
     (they would fill the executed notebook), one run cache for the whole course."""
-    params: dict[str, Any] = {"SMOKE": smoke, "PRESET": preset, "PROGRESS": False,
+    params: dict[str, Any] = {"PRESET": preset, "PROGRESS": False,
                               "RUNS_DIR": str(out / "runs"), "RESULTS_DIR": str(out)}
     if name.startswith("06"):
         params["WIDGETS"] = False
@@ -114,22 +121,16 @@ def save_figures(nb: Any, folder: Path, stem: str) -> list[str]:
     return paths
 
 
-def export_html(nb: Any, path: Path) -> None:
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    atomic_write_text(path, body)
-
-
-def execute(notebook: Path, out: Path, preset: str, smoke: bool, kernel: str | None = None) -> Executed:
+def execute(notebook: Path, out: Path, preset: str, kernel: str | None = None) -> Executed:
     import nbformat
     import papermill as pm
+    from nbconvert import HTMLExporter
 
     target = out / notebook.name
     start = time.perf_counter()
     status, error = "ok", None
     try:
-        pm.execute_notebook(str(notebook), str(target), parameters=parameters(notebook.stem, out, preset, smoke),
+        pm.execute_notebook(str(notebook), str(target), parameters=parameters(notebook.stem, out, preset),
                             kernel_name=kernel, cwd=str(out), progress_bar=False)
     except Exception as exc:  # papermill has written the partial notebook: keep going, say so
         status, error = "failed", "".join(traceback.format_exception_only(type(exc), exc))[-2000:]
@@ -140,7 +141,7 @@ def execute(notebook: Path, out: Path, preset: str, smoke: bool, kernel: str | N
         nb = nbformat.read(target, as_version=4)
         title = title_of(nb) or title
         figures = save_figures(nb, out / "figures", notebook.stem[:2])
-        export_html(nb, target.with_suffix(".html"))
+        write_atomic(target.with_suffix(".html"), HTMLExporter().from_notebook_node(nb)[0])
     return Executed(notebook.stem, title, status, wall, figures, error)
 
 
@@ -187,9 +188,9 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     return found
 
 
-def page(executed: list[Executed], out: Path, preset: str, smoke: bool) -> str:
+def page(executed: list[Executed], out: Path, preset: str) -> str:
     parts = [f"<h1>growkit course, executed headless</h1><p>preset <b>{html.escape(preset)}</b>"
-             f"{' (SMOKE: numbers mean nothing)' if smoke else ''}; total wall time "
+             f"{' (numbers mean nothing at this size)' if preset == 'smoke' else ''}; total wall time "
              f"{sum(e.wall_s for e in executed) / 60:.1f} min. Each speedup is C_scratch / C_run − 1 in "
              "FLOPs to reach scratch's final validation loss; 'small alone' is the small model trained "
              "on the same budget, which growth has to beat too; * marks a speedup the small phase earned alone, "
@@ -215,26 +216,41 @@ def page(executed: list[Executed], out: Path, preset: str, smoke: bool) -> str:
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def run_course(out: str | Path = "outputs/course", preset: str = "cpu", smoke: bool = False,
-               only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Executed]:
+def run_course(out: str | Path = "outputs/course", preset: str = "cpu", only: list[str] | None = None,
+               folder: Path = NOTEBOOKS) -> list[Executed]:
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     executed: list[Executed] = []
-    notebooks = course_notebooks(folder, only)
     with this_python_kernel() as kernel:
-        for notebook in notebooks:
-            executed.append(run_one(notebook, out, preset, smoke, kernel, executed))
+        for notebook in course_notebooks(folder, only):
+            print(f"{notebook.stem} ...", flush=True)
+            e = execute(notebook, out, preset, kernel)
+            print(f"{notebook.stem}: {e.status} in {e.wall_s:.0f} s", flush=True)
+            executed.append(e)
+            # After every notebook: a kill keeps the page of what finished.
+            write_atomic(out / "course.json", json.dumps(
+                {"preset": preset, "notebooks": [asdict(x) for x in executed]}, indent=1))
+            write_atomic(out / "index.html", page(executed, out, preset))
     return executed
 
 
-def run_one(notebook: Path, out: Path, preset: str, smoke: bool, kernel: str,
-            executed: list[Executed]) -> Executed:
-    print(f"{notebook.stem} ...", flush=True)
-    e = execute(notebook, out, preset, smoke, kernel)
-    print(f"{notebook.stem}: {e.status} in {e.wall_s:.0f} s", flush=True)
-    # After every notebook: a kill keeps the page of what finished.
-    done = [*executed, e]
-    atomic_write_text(out / "course.json", json.dumps(
-        {"preset": preset, "smoke": smoke, "notebooks": [asdict(x) for x in done]}, indent=1))
-    atomic_write_text(out / "index.html", page(done, out, preset, smoke))
-    return e
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/run_course.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="cpu", help="smoke, cpu, gpu, t4 or auto")
+    parser.add_argument("--smoke", action="store_true", help="the same as --preset smoke")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NN", help="notebooks whose names start so")
+    parser.add_argument("--out", default="outputs/course")
+    args = parser.parse_args(argv)
+    preset = "smoke" if args.smoke else args.preset
+    t0 = time.perf_counter()
+    executed = run_course(args.out, preset=preset, only=args.only)
+    failed = [e.name for e in executed if e.status != "ok"]
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s; open {Path(args.out) / 'index.html'}")
+    if failed:
+        print(f"FAILED: {failed} (their partial notebooks are in {args.out}/)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

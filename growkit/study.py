@@ -1,0 +1,762 @@
+"""The GPT growth experiment: one target, many ways of growing into it, one FLOPs budget.
+
+A speedup over scratch only means something when the target deserves its size at this
+budget, so every way of growing is measured against two references on the same budget C:
+
+    scratch      the target from random initialisation, all of C
+    grown        a small model for `grow_fraction` of C, grown, then the target for the rest
+    small alone  that small model alone, all of C (growth pays only if it beats this too)
+
+A `Variant` names one way of growing (operator, direction, factor, growth point). A `Study`
+trains scratch once, each variant's small model alone once and every variant, caching
+finished runs, and reports a typed `Row` per variant:
+
+    study = Study.from_preset("cpu")
+    rows = study.run([Variant("stack", "depth", 4), Variant("zero", "width", 2)])
+    print(study.table(rows)); print(study.verdict(rows[0]))
+
+The target is `small_layers * factor` blocks of width `n_embd`; the budget is set from its
+tokens per parameter (the paper's runs sit at 40-90). A variant's factor says how much
+smaller its small model is: in depth, target depth / factor blocks; in width, target width /
+factor (heads and MLP hidden units shrink alike, head size kept). An operator that spends
+compute of its own (G_learn trains a map) has it taken out of the steps after growth.
+`python -m growkit compare` is this module's `compare()`: the default variant over seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .data import load_text
+from .gpt import GPT, GPTConfig
+from .grow import Operator, resolve
+from .grow.width import narrowed_config
+from .record import Record, json_safe
+from .speedup import pct, speedup
+from .train import TrainConfig, Trainer, auto_device, interactive
+
+# ---- settings ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StudyConfig:
+    corpus: str = "kjv"
+    n_embd: int = 48
+    n_head: int = 4
+    small_layers: int = 1
+    factor: int = 4  # target depth = small_layers * factor (G_stack's g)
+    op: str = "stack"  # the default variant's operator (what `compare` grows with)
+    block_size: int = 64
+    batch_size: int = 128
+    tokens_per_param: float = 40.0  # of the target model: sets the FLOPs budget
+    grow_fraction: float = 0.05  # share of the FLOPs budget the small model gets before growth
+    lr_small: float = 1e-2  # tuned separately for each model size (see README)
+    lr_big: float = 1.2e-2
+    lr_after_growth: float | None = None  # None: the target's own lr_big
+    warmup: int = 50
+    warmup_after_growth: int = 20  # a short re-warmup after growth
+    min_lr_ratio: float = 0.1
+    fresh_optimizer: bool = True  # after growth, as the paper
+    restart_schedule: bool = True  # after growth, as the paper; False continues one cosine
+    learn_steps: int = 100  # G_learn's map-training steps (the paper's code trains 100)
+    evals: int = 30  # evaluations per run (spread over phases by their share of steps)
+    eval_batches: int = 8
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+    def __post_init__(self) -> None:
+        if not 0 < self.grow_fraction < 1:
+            raise ValueError(f"grow_fraction must be in (0, 1), got {self.grow_fraction}.")
+        if self.tokens_per_param <= 0:
+            raise ValueError("tokens_per_param must be positive.")
+
+    def model_config(self, n_layer: int, vocab_size: int) -> GPTConfig:
+        return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=n_layer,
+                         n_head=self.n_head, n_embd=self.n_embd)
+
+    def settings(self) -> dict[str, Any]:
+        """What determines a run's result (the seed list does not)."""
+        return {k: v for k, v in asdict(self).items() if k != "seeds"}
+
+
+def rates_for_width(n_embd: int) -> dict[str, float]:
+    """The cpu preset's tuned learning rates (at its width) times its width / n_embd: Adam's
+    hidden-layer rule under muP, for presets no one has tuned yet."""
+    tuned = StudyConfig()
+    scale = tuned.n_embd / n_embd
+    return {"lr_small": tuned.lr_small * scale, "lr_big": tuned.lr_big * scale}
+
+
+# One table, one meaning per name, for the command line and the notebooks alike. The
+# settings' history (why 40 tokens per parameter, why these rates) is in the README.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Seconds on a CPU, for tests and papermill: a 4-block target so that depth factors 2
+    # and 4, partial stacking and the width operators all have something to work on.
+    # Numbers at this size mean nothing about growth.
+    "smoke": dict(n_embd=16, n_head=2, small_layers=1, factor=4, block_size=32, batch_size=16,
+                  tokens_per_param=2.0, grow_fraction=0.3, lr_small=6e-3, lr_big=3e-3, warmup=5,
+                  warmup_after_growth=2, learn_steps=5, evals=6, eval_batches=2),
+    # 2 CPU cores: 1 -> 4 blocks at width 48, 40 tokens per target parameter.
+    "cpu": {},
+    # One GPU: 2 -> 8 blocks at width 128, block 256, 60 tokens per parameter (about 1.6M
+    # target parameters). Not yet validated on a GPU (see the README).
+    "gpu": dict(n_embd=128, n_head=4, small_layers=2, factor=4, block_size=256, batch_size=64,
+                tokens_per_param=60.0, **rates_for_width(128), warmup=200,
+                warmup_after_growth=100, evals=40, eval_batches=20),
+    # Colab's free T4 (fp16 with a grad scaler): the gpu preset's story at width 96.
+    "t4": {},
+}
+PRESETS["t4"] = {**PRESETS["gpu"], "n_embd": 96, **rates_for_width(96)}
+
+
+def pick_preset(name: str = "auto") -> str:
+    """A preset's name; 'auto' -> 'gpu' on a GPU with bf16, 't4' on an older GPU (fp16),
+    else 'cpu'."""
+    if name != "auto":
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)} or 'auto'.")
+        return name
+    if torch.cuda.is_available():
+        return "gpu" if torch.cuda.is_bf16_supported() else "t4"
+    return "cpu"
+
+
+def preset(name: str = "auto", **overrides: Any) -> StudyConfig:
+    """The named preset's settings with `overrides` on top."""
+    return StudyConfig(**{**PRESETS[pick_preset(name)], **overrides})
+
+
+# ---- the budget -------------------------------------------------------------------------------
+
+
+def sized(model_cfg: GPTConfig) -> GPT:
+    """The model on the meta device: its parameters counted without allocating them."""
+    with torch.device("meta"):
+        return GPT(model_cfg)
+
+
+@dataclass
+class Plan:
+    """The FLOPs budget and the default variant's models, from the target's tokens/param."""
+
+    budget_flops: float
+    small: GPTConfig
+    big: GPTConfig
+
+
+def plan(cfg: StudyConfig, vocab_size: int) -> Plan:
+    big = cfg.model_config(cfg.small_layers * cfg.factor, vocab_size)
+    target = sized(big)
+    budget = cfg.tokens_per_param * target.n_params() * target.flops_per_token(cfg.block_size)
+    return Plan(budget, cfg.model_config(cfg.small_layers, vocab_size), big)
+
+
+def train_config(cfg: StudyConfig, steps: int, lr: float, warmup: int, seed: int,
+                 evals: int) -> TrainConfig:
+    return TrainConfig(steps=steps, batch_size=cfg.batch_size, lr=lr, warmup=warmup,
+                       min_lr_ratio=cfg.min_lr_ratio, eval_every=max(1, steps // max(1, evals)),
+                       eval_batches=cfg.eval_batches, seed=seed)
+
+
+def growth_phase_configs(cfg: StudyConfig, before: int, after: int, *, seed: int,
+                         lr_small: float) -> tuple[TrainConfig, TrainConfig]:
+    """Training configs of a grown run's two phases: the small model for `before` steps,
+    then the grown one for `after`, with a restarted (default) or continued schedule."""
+    evals = [max(1, round(cfg.evals * s / (before + after))) for s in (before, after)]
+    tc = train_config(cfg, before, lr_small, cfg.warmup, seed, evals[0])
+    after_tc = train_config(cfg, after, cfg.lr_after_growth or cfg.lr_big,
+                            cfg.warmup_after_growth, seed, evals[1])
+    if not cfg.restart_schedule:
+        # One warmup + cosine across both phases (the "naive" continued schedule).
+        tc = dataclasses.replace(tc, schedule_steps=before + after)
+        after_tc = dataclasses.replace(after_tc, lr=tc.lr, warmup=tc.warmup,
+                                       schedule_offset=before, schedule_steps=before + after)
+    return tc, after_tc
+
+
+# ---- what a variant is ------------------------------------------------------------------------
+
+
+@dataclass
+class Variant:
+    """One way of growing into the target: operator, direction, factor, growth point."""
+
+    op: str = "stack"
+    dim: str = "depth"
+    factor: float = 4
+    grow_fraction: float | None = None  # share of the budget before growth; None: the config's
+    options: dict[str, Any] = field(default_factory=dict)  # passed to grow(), e.g. order="interpolate"
+    label: str | None = None
+
+    @property
+    def operator(self) -> Operator:
+        return resolve(self.op, self.dim, GPT)
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        opts = [f"{v}" if k == "order" else f"{k}={v}" for k, v in sorted(self.options.items())
+                if k not in ("steps", "seed")]
+        arrow = "↑" if self.dim == "depth" else "→"
+        base = self.operator.label.removeprefix("G_")  # "stack" for G_direct in depth, as the paper
+        order = self.options.get("order")
+        if order is not None:  # stacking ablations: the layer order names the run
+            opts.remove(str(order))
+            base = order if order in ("stack", "interpolate") else f"partial-{order}"
+        text = f"{base}{arrow}×{self.factor:g}" + "".join(f" {o}" for o in opts)
+        if self.grow_fraction is not None:
+            text += f" @{self.grow_fraction:.0%}"
+        return text
+
+
+def small_config(target: GPTConfig, dim: str, factor: float) -> GPTConfig:
+    """The model that `factor`-fold growth in `dim` turns into `target`."""
+    if dim == "depth":
+        if float(factor) != int(factor) or target.n_layer % int(factor):
+            raise ValueError(f"depth factor {factor:g} does not divide the target's "
+                             f"{target.n_layer} blocks.")
+        return dataclasses.replace(target, n_layer=target.n_layer // int(factor))
+    if dim == "width":
+        return narrowed_config(target, factor)
+    raise ValueError(f"dim must be 'depth' or 'width', got {dim!r}.")
+
+
+def valid_factors(cfg: StudyConfig, dim: str, vocab_size: int = 96) -> list[int]:
+    """Integer factors the target can be grown by in `dim` (its small model must exist)."""
+    target = cfg.model_config(cfg.small_layers * cfg.factor, vocab_size)
+    out = []
+    for g in range(2, 17):
+        try:
+            small_config(target, dim, g)
+        except ValueError:
+            continue
+        out.append(g)
+    return out
+
+
+def model_name(cfg: GPTConfig) -> str:
+    return f"{cfg.n_layer}L×{cfg.n_embd}"
+
+
+SHAPE = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_hidden")
+
+
+def same_shape(a: GPTConfig, b: GPTConfig) -> bool:
+    return all(getattr(a, k) == getattr(b, k) for k in SHAPE)
+
+
+# ---- finished runs, cached --------------------------------------------------------------------
+
+CACHE_VERSION = 2
+
+
+class RunCache:
+    """Finished runs in one folder, one JSON record per run, named by a hash of everything
+    that determines it (`spec`). A run in progress writes its record (after every
+    evaluation) and checkpoints under the same name; only a finished record, which carries
+    its spec, is reused. Delete the folder to retrain. The MixtureGrowth study shares it."""
+
+    def __init__(self, folder: str | Path | None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+
+    @staticmethod
+    def key(spec: dict[str, Any]) -> str:
+        text = json.dumps({**spec, "version": CACHE_VERSION}, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    def file(self, spec: dict[str, Any], suffix: str) -> Path | None:
+        """A file the run of `spec` wrote, e.g. suffix "phase1.pt" (its last checkpoint of a
+        grown run); None without a folder or if there is none."""
+        path = None if self.folder is None else self.folder / f"{self.key(spec)}.{suffix}"
+        return path if path is not None and path.exists() else None
+
+    def find(self, spec: dict[str, Any]) -> Record | None:
+        """The finished record of `spec`, or None."""
+        if self.folder is None:
+            return None
+        path = self.folder / f"{self.key(spec)}.json"
+        if not path.exists():
+            return None
+        record = Record.load(path)
+        return record if "cache_spec" in record.meta else None
+
+    def get(self, spec: dict[str, Any], name: str, train: Callable[[Path | None, str], Record]
+            ) -> Record:
+        """The finished record of `spec` under `name`, trained by `train(out_dir, stem)` first
+        if there is none; `train` writes its progress to out_dir/stem.json."""
+        spec = json_safe(spec)
+        record = self.find(spec)
+        if record is None:
+            key = self.key(spec)
+            if self.folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            record = train(self.folder, key)
+            record.meta["cache_spec"] = spec
+            if self.folder is not None:
+                record.save(self.folder / f"{key}.json")
+        record.name = name  # the same run may be asked for under another name
+        return record
+
+
+# ---- one variant's numbers --------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """Everything the course reports about one grown run, beside its two references."""
+
+    name: str
+    op: str
+    dim: str
+    factor: float
+    grow_fraction: float | None
+    options: dict[str, Any]
+    claims_preservation: bool
+    max_abs_logits: float | None  # at the growth point, on a validation batch
+    delta_loss: float | None
+    val_loss_before_growth: float | None
+    val_loss_after_growth: float | None
+    learn_loss_start: float | None  # G_learn's map training, start and end
+    learn_loss_end: float | None
+    val_loss: float
+    tokens_per_param: float
+    flops: float
+    params: int
+    speedup_flops: float | None  # None: never reached scratch's final loss
+    speedup_tokens: float | None
+    reached: bool
+    reason: str | None
+    reached_before_growth: bool  # the small phase alone got there: not growth's doing
+    speedup_flops_after_growth: float | None
+    small: str  # the small model alone on the same budget: the reference growth must beat
+    small_params: int
+    small_val_loss: float
+    small_tokens_per_param: float
+    # The small model alone "speeds up" too when it reaches scratch's final loss: then the
+    # target does not deserve its size at this budget and no growth speedup counts.
+    small_speedup_flops: float | None
+    small_reason: str | None
+    beats_small: bool
+    beats_scratch: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(asdict(self))
+
+
+def run_numbers(rec: Record) -> dict[str, Any]:
+    return {"name": rec.name, "val_loss": rec.final_val_loss, "tokens_per_param": rec.tokens_per_param,
+            "flops": rec.total_flops, "tokens": rec.total_tokens, "params": rec.n_params,
+            "wall_s": rec.final["wall_s"]}
+
+
+def best(rows: Iterable[Row]) -> Row | None:
+    """The row with the largest FLOPs speedup among those that reached scratch's loss."""
+    reached = [r for r in rows if r.speedup_flops is not None]
+    return max(reached, key=lambda r: r.speedup_flops or 0.0, default=None)
+
+
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Columns aligned under their headers: the first left, the others right. Floats are
+    printed as given: format them first."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(len(headers))]
+    lines = []
+    for r in cells:
+        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+# ---- the study --------------------------------------------------------------------------------
+
+OnEval = Callable[[Record], None]
+
+
+def fit(trainer: Trainer, on_eval: OnEval | None) -> None:
+    """Train the current phase to its end; with `on_eval`, in chunks of one evaluation
+    interval, calling it with the record so far after each (the explorer's live plot)."""
+    if on_eval is None:
+        trainer.fit()
+        return
+    trainer.progress = False  # a bar per chunk would only flicker beside the live plot
+    while trainer.phase_step < trainer.config.steps:
+        trainer.fit(steps=trainer.config.eval_every)
+        on_eval(trainer.record)
+
+
+class Study:
+    """One target trained from scratch, and any number of ways of growing into it, all on
+    the target's FLOPs budget, for one seed.
+
+    Finished runs are cached in `cache_dir` (see RunCache), so a notebook run twice, or a
+    later notebook needing the same scratch run, trains nothing again.
+    """
+
+    def __init__(self, cfg: StudyConfig, seed: int = 0, *, progress: bool | None = None,
+                 cache_dir: str | Path | None = None, preset: str | None = None) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.progress = progress
+        self.preset = preset
+        self.cache = RunCache(cache_dir)
+        self.data = load_text(cfg.corpus)
+        p = plan(cfg, self.data.vocab_size)
+        self.budget_flops = p.budget_flops
+        self.target = p.big
+        self.alone: dict[str, Record] = {}  # model name -> that model alone on the whole budget
+        self.grown: dict[str, Record] = {}  # variant name -> its grown run
+        self.variants: dict[str, Variant] = {}
+
+    @classmethod
+    def from_preset(cls, name: str = "auto", *, seed: int = 0, progress: bool | None = None,
+                    cache_dir: str | Path | None = None, **overrides: Any) -> Study:
+        """The study of a named preset ('auto': from the hardware) with `overrides`."""
+        chosen = pick_preset(name)
+        return cls(preset(chosen, **overrides), seed, progress=progress, cache_dir=cache_dir,
+                   preset=chosen)
+
+    def describe(self) -> str:
+        n = sized(self.target).n_params()
+        tokens = self.budget_flops / sized(self.target).flops_per_token(self.cfg.block_size)
+        return (f"preset {self.preset or '?'} on {auto_device().type}, seed {self.seed}: target "
+                f"{model_name(self.target)} ({n:,} params), budget {self.budget_flops:.3g} FLOPs "
+                f"= {tokens / n:.0f} tokens per target parameter; growth at "
+                f"{self.cfg.grow_fraction:.0%} of the budget unless a variant says otherwise.")
+
+    # ---- the variants a lesson asks for -------------------------------------------------------
+    def operators(self, dim: str, factor: float) -> list[Variant]:
+        """The paper's four atomic operators in one direction (G_direct is G_stack in depth)."""
+        first = "stack" if dim == "depth" else "direct"
+        return [self._variant(op, dim, factor) for op in (first, "zero", "random", "learn")]
+
+    def _variant(self, op: str, dim: str, factor: float, grow_fraction: float | None = None
+                 ) -> Variant:
+        # An operator that trains on data (G_learn) trains for the config's learn_steps.
+        options = {"steps": self.cfg.learn_steps} if resolve(op, dim, GPT).needs_data else {}
+        return Variant(op, dim, factor, grow_fraction, options=options)
+
+    def stacking_ablation(self) -> list[Variant]:
+        """Whole-model stacking against interpolation and partial stacking (bottom, middle,
+        top), all at one factor. They differ only for a small model of two or more blocks, so
+        the factor is the largest that leaves at least two (layer orders that coincide at that
+        size are listed once)."""
+        from .grow.depth import layer_order
+
+        target_layers = self.target.n_layer
+        factors = [g for g in range(target_layers // 2, 1, -1) if target_layers % g == 0]
+        if not factors:
+            raise ValueError(f"a {target_layers}-block target has no small model of >= 2 blocks: "
+                             "stacking ablations need a target of at least 4 blocks.")
+        g = factors[0]
+        variants, seen = [], set()
+        for order in ("stack", "interpolate", "bottom", "middle", "top"):
+            layers = tuple(layer_order(target_layers // g, g, order))
+            if layers not in seen:
+                seen.add(layers)
+                variants.append(Variant("stack", "depth", g, options={"order": order}))
+        return variants
+
+    def grid(self, op: str, dim: str, fractions: Iterable[float], factors: Iterable[float]
+             ) -> list[Variant]:
+        """Growth timing x growth factor; factors the target cannot take are skipped."""
+        ok = valid_factors(self.cfg, dim, self.data.vocab_size)
+        fractions = list(fractions)
+        return [self._variant(op, dim, g, f) for g in factors if g in ok for f in fractions]
+
+    # ---- sizes and learning rates -------------------------------------------------------------
+    def flops_per_step(self, model_cfg: GPTConfig) -> float:
+        per_token = sized(model_cfg).flops_per_token(self.cfg.block_size)
+        return per_token * self.cfg.batch_size * self.cfg.block_size
+
+    def lr_for(self, model_cfg: GPTConfig) -> float:
+        """lr_big for the target, lr_small for the default small model or anything smaller,
+        and in between interpolated on log parameters (a heuristic, not tuned)."""
+        n = sized(model_cfg).n_params()
+        n_small = sized(self.cfg.model_config(self.cfg.small_layers, self.data.vocab_size)).n_params()
+        n_big = sized(self.target).n_params()
+        if n >= n_big:
+            return self.cfg.lr_big
+        if n <= n_small:
+            return self.cfg.lr_small
+        t = math.log(n / n_small) / math.log(n_big / n_small)
+        return math.exp((1 - t) * math.log(self.cfg.lr_small) + t * math.log(self.cfg.lr_big))
+
+    def small_of(self, variant: Variant) -> GPTConfig:
+        return small_config(self.target, variant.dim, variant.factor)
+
+    def _spec(self, **spec: Any) -> dict[str, Any]:
+        return {**spec, "corpus": self.cfg.corpus, "seed": self.seed, "device": auto_device().type}
+
+    # ---- the runs -----------------------------------------------------------------------------
+    @property
+    def scratch(self) -> Record:
+        """The target from random initialisation, on the whole budget (lr_big)."""
+        return self.train_alone(self.target)
+
+    def small_alone(self, variant: Variant, on_eval: OnEval | None = None) -> Record:
+        return self.train_alone(self.small_of(variant), on_eval=on_eval)
+
+    def train_alone(self, model_cfg: GPTConfig, lr: float | None = None,
+                    on_eval: OnEval | None = None) -> Record:
+        """`model_cfg` trained alone on the whole budget; the target's run is named 'scratch'."""
+        name = "scratch" if same_shape(model_cfg, self.target) else f"{model_name(model_cfg)} alone"
+        if name in self.alone:
+            return self.alone[name]
+        cfg = self.cfg
+        lr = self.lr_for(model_cfg) if lr is None else lr
+        steps = max(1, round(self.budget_flops / self.flops_per_step(model_cfg)))
+        tc = train_config(cfg, steps, lr, cfg.warmup, self.seed, cfg.evals)
+
+        def train(out_dir: Path | None, stem: str) -> Record:
+            torch.manual_seed(self.seed)
+            trainer = Trainer(GPT(model_cfg), self.data, tc, name=name, progress=self.progress,
+                              out_dir=out_dir, stem=stem)
+            fit(trainer, on_eval)
+            trainer.record.meta.update(run="scratch" if name == "scratch" else "alone",
+                                       budget_flops=self.budget_flops, study=asdict(cfg))
+            return trainer.record
+
+        spec = self._spec(kind="alone", model=model_cfg.to_dict(), train=asdict(tc))
+        self.alone[name] = self.cache.get(spec, name, train)
+        return self.alone[name]
+
+    def add(self, variant: Variant, on_eval: OnEval | None = None) -> Record:
+        """Train `variant` (and, first, the scratch run and its small model alone when they
+        are not there yet); returns the grown run's record."""
+        self.train_alone(self.target, on_eval=on_eval)  # first: every speedup is against it
+        self.small_alone(variant, on_eval)
+        name = variant.name
+        if name in self.grown:
+            return self.grown[name]
+        cfg, small, operator = self.cfg, self.small_of(variant), variant.operator
+        fraction = cfg.grow_fraction if variant.grow_fraction is None else variant.grow_fraction
+        if not 0 < fraction < 1:
+            raise ValueError(f"grow_fraction must be in (0, 1), got {fraction}.")
+        options = dict(variant.options)
+        # An operator's own compute (G_learn trains its map through the target model) is
+        # charged to the ledger, so it is taken out of the steps after growth: one budget.
+        own_flops = 0.0
+        if operator.extra_tokens is not None:
+            tokens = operator.extra_tokens(options, cfg.batch_size, cfg.block_size)
+            own_flops = sized(self.target).flops_per_token(cfg.block_size) * tokens
+        before = max(1, round(fraction * self.budget_flops / self.flops_per_step(small)))
+        after = max(1, round(((1 - fraction) * self.budget_flops - own_flops)
+                             / self.flops_per_step(self.target)))
+        tc, after_tc = growth_phase_configs(cfg, before, after, seed=self.seed,
+                                            lr_small=self.lr_for(small))
+
+        def train(out_dir: Path | None, stem: str) -> Record:
+            torch.manual_seed(self.seed)
+            trainer = Trainer(GPT(small), self.data, tc, name=name, progress=self.progress,
+                              out_dir=out_dir, stem=stem)
+            fit(trainer, on_eval)
+            model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=after_tc,
+                                 fresh_optimizer=cfg.fresh_optimizer, **options)
+            if not same_shape(model.config, self.target):
+                raise RuntimeError(f"{name} grew into {model.config}, not the target {self.target}.")
+            fit(trainer, on_eval)
+            trainer.record.meta.update(run="grown", variant=asdict(variant), grow_fraction=fraction,
+                                       budget_flops=self.budget_flops, study=asdict(cfg))
+            return trainer.record
+
+        spec = self._spec(kind="grown", small=small.to_dict(), before=asdict(tc), after=asdict(after_tc),
+                          op=operator.name, dim=variant.dim, factor=variant.factor, options=options,
+                          fresh_optimizer=cfg.fresh_optimizer)
+        self.grown[name] = self.cache.get(spec, name, train)
+        self.variants[name] = variant
+        return self.grown[name]
+
+    def model(self, variant: Variant) -> GPT | None:
+        """The grown run's final weights, from its last checkpoint in the cache (None without
+        a cache_dir): e.g. to sample text from it."""
+        rec = self.add(variant)
+        path = self.cache.file(rec.meta["cache_spec"], f"phase{len(rec.phases) - 1}.pt")
+        if path is None:
+            return None
+        model, _ = load_checkpoint(path)
+        assert isinstance(model, GPT)
+        return model
+
+    def run(self, variants: Iterable[Variant]) -> list[Row]:
+        """Train every variant (one progress line over the runs); returns their rows."""
+        from tqdm.auto import tqdm
+
+        variants = list(variants)
+        on = interactive() if self.progress is None else self.progress
+        for v in tqdm(variants, desc="runs", disable=not on, leave=False):
+            self.add(v)
+        return [self.row(v) for v in variants]
+
+    # ---- numbers ------------------------------------------------------------------------------
+    def row(self, variant: Variant) -> Row:
+        """Everything a notebook reports about one variant."""
+        rec, small, scratch = self.add(variant), self.small_alone(variant), self.scratch
+        sp, ref = speedup(scratch, rec), speedup(scratch, small)
+        event = rec.events[0]
+        before = [h for h in rec.history if h["phase"] == 0][-1]
+        after = [h for h in rec.history if h["phase"] == 1][0]
+        info = event.get("info") or {}
+        return Row(
+            name=variant.name, op=variant.operator.name, dim=variant.dim, factor=variant.factor,
+            grow_fraction=rec.meta.get("grow_fraction"), options=dict(variant.options),
+            claims_preservation=variant.operator.preserves_function,
+            max_abs_logits=event["preservation"]["max_abs_logits"],
+            delta_loss=event["preservation"].get("delta_loss"),
+            val_loss_before_growth=before["val_loss"], val_loss_after_growth=after["val_loss"],
+            learn_loss_start=info.get("loss_start"), learn_loss_end=info.get("loss_end"),
+            val_loss=rec.final_val_loss, tokens_per_param=rec.tokens_per_param,
+            flops=rec.total_flops, params=rec.n_params,
+            speedup_flops=sp.flops, speedup_tokens=sp.tokens, reached=sp.reached,
+            reason=sp.reason, reached_before_growth=sp.reached_before_growth,
+            speedup_flops_after_growth=sp.flops_after_growth,
+            small=small.name, small_params=small.n_params, small_val_loss=small.final_val_loss,
+            small_tokens_per_param=small.tokens_per_param,
+            small_speedup_flops=ref.flops, small_reason=ref.reason,
+            beats_small=rec.final_val_loss < small.final_val_loss,
+            beats_scratch=rec.final_val_loss < scratch.final_val_loss)
+
+    def rows(self, variants: Iterable[Variant] | None = None) -> list[Row]:
+        chosen = self.variants.values() if variants is None else variants
+        return [self.row(v) for v in chosen]
+
+    def summary(self) -> dict[str, Any]:
+        """The study as JSON-ready data: settings, budget, every finished run's numbers
+        (trains nothing: an explorer nobody clicked has no scratch run yet)."""
+        scratch = self.alone.get("scratch")
+        return json_safe({
+            "preset": self.preset, "seed": self.seed, "device": auto_device().type,
+            "config": self.cfg.settings(), "budget_flops": self.budget_flops,
+            "target": {"name": model_name(self.target), "params": sized(self.target).n_params()},
+            "scratch": None if scratch is None else run_numbers(scratch),
+            "alone": {name: run_numbers(r) for name, r in self.alone.items()},
+            "rows": [r.to_dict() for r in self.rows()] if scratch is not None else [],
+        })
+
+    def records(self, variants: Iterable[Variant] | None = None) -> list[Record]:
+        """scratch, the small models alone that `variants` need, then the grown runs."""
+        chosen = list(self.variants.values() if variants is None else variants)
+        smalls = {self.small_alone(v).name: self.small_alone(v) for v in chosen}
+        return [self.scratch, *smalls.values(), *(self.add(v) for v in chosen)]
+
+    # ---- in words -----------------------------------------------------------------------------
+    def table(self, rows: list[Row]) -> str:
+        """Scratch, one line per grown run, then each distinct small model alone."""
+        scratch = self.alone.get("scratch")
+        body: list[list[Any]] = []
+        if scratch is not None:
+            body.append(["scratch", f"{scratch.final_val_loss:.4f}", "", "",
+                         f"{scratch.tokens_per_param:.0f}", "", ""])
+        for r in rows:
+            body.append([r.name, f"{r.val_loss:.4f}", pct(r.speedup_flops, 0, r.reached_before_growth),
+                         pct(r.speedup_tokens), f"{r.tokens_per_param:.0f}",
+                         "" if r.delta_loss is None else f"{r.delta_loss:+.4f}",
+                         "yes" if r.beats_small else "NO"])
+        seen = set()
+        for r in rows:
+            if r.small not in seen:
+                seen.add(r.small)
+                body.append([r.small, f"{r.small_val_loss:.4f}", pct(r.small_speedup_flops), "",
+                             f"{r.small_tokens_per_param:.0f}", "", ""])
+        head = ["run", "val loss", "speedup", "(tokens)", "tok/param", "Δloss@growth", "beats small alone"]
+        note = ("speedup: FLOPs (and tokens) scratch needs for its final loss / what the run needs, "
+                "minus 1; 'never': the run never reached it; *: reached before growth, by the small "
+                "phase alone.")
+        return text_table(head, body) + "\n" + note
+
+    def preservation_table(self, rows: list[Row]) -> str:
+        """Function preservation measured at the growth point: the logits' largest change on a
+        validation batch, the loss change there, and the validation loss just before and just
+        after growth (same batches, so a preserving operator shows no jump)."""
+        body = [[r.name, "yes" if r.claims_preservation else "no", f"{r.max_abs_logits:.2e}",
+                 "" if r.delta_loss is None else f"{r.delta_loss:+.4f}",
+                 f"{r.val_loss_before_growth:.4f}", f"{r.val_loss_after_growth:.4f}"] for r in rows]
+        return text_table(["run", "claims", "max|Δlogits|", "Δloss", "val before", "val after"], body)
+
+    def verdict(self, row: Row) -> str:
+        """What one grown run's numbers say, in words, honest reference first."""
+        scratch = self.scratch
+        deserves = scratch.final_val_loss < row.small_val_loss
+        parts = [f"The target {'beats' if deserves else 'LOSES TO'} the small model trained alone on "
+                 f"the same budget ({scratch.final_val_loss:.4f} vs {row.small_val_loss:.4f} at "
+                 f"{scratch.tokens_per_param:.0f} vs {row.small_tokens_per_param:.0f} tokens/param)."]
+        if not deserves:
+            parts.append("It does not deserve its size at this budget, so a speedup over scratch says "
+                         "nothing about growth: raise tokens_per_param.")
+        if row.speedup_flops is None:
+            parts.append(f"{row.name} never reached scratch's final loss.")
+        else:
+            parts.append(f"{row.name} reaches scratch's final loss with {row.speedup_flops:+.0%} "
+                         f"speedup in FLOPs ({pct(row.speedup_tokens)} in tokens) and "
+                         f"{'beats' if row.beats_small else 'does not beat'} the small model alone.")
+            if row.reached_before_growth:
+                parts.append("But the small phase alone got there before growth: on the grown "
+                             f"model's own evaluations the speedup is {pct(row.speedup_flops_after_growth)}.")
+        return " ".join(parts)
+
+
+# ---- `python -m growkit compare`: the default variant over seeds -------------------------------
+
+
+def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | None = None
+            ) -> dict[str, Any]:
+    """Scratch, the default variant (cfg.op in depth by cfg.factor) and its small model
+    alone, for every seed in cfg.seeds: per-seed rows, means, a table and the records."""
+    variant = Variant(cfg.op, "depth", cfg.factor)
+    studies = {s: Study(cfg, s, progress=progress, cache_dir=cache_dir) for s in cfg.seeds}
+    rows = {s: study.run([variant])[0] for s, study in studies.items()}
+    per_seed = []
+    for s, r in rows.items():
+        scratch = studies[s].scratch
+        per_seed.append({"seed": s, "scratch_val_loss": scratch.final_val_loss, **r.to_dict(),
+                         "scratch_tokens_per_param": scratch.tokens_per_param,
+                         "target_beats_small": scratch.final_val_loss < r.small_val_loss})
+    keys = ("scratch_val_loss", "val_loss", "small_val_loss", "speedup_flops", "speedup_tokens")
+    mean = {k: statistics.fmean(v) if (v := [p[k] for p in per_seed if p[k] is not None]) else None
+            for k in keys}
+    summary = {"config": cfg.settings(), "seeds": list(cfg.seeds), "per_seed": per_seed, "mean": mean}
+    summary["table"] = compare_table(summary)
+    summary["records"] = {s: [st.scratch, st.add(variant), st.small_alone(variant)]
+                          for s, st in studies.items()}
+    return summary
+
+
+def compare_table(summary: dict[str, Any]) -> str:
+    """Per seed: the three runs' final losses, the speedup, tokens per parameter; a verdict."""
+    rows = summary["per_seed"]
+    body = [[p["seed"], f"{p['scratch_val_loss']:.4f}", f"{p['val_loss']:.4f}", f"{p['small_val_loss']:.4f}",
+             pct(p["speedup_flops"], 1, p["reached_before_growth"]), pct(p["speedup_tokens"], 1),
+             f"{p['scratch_tokens_per_param']:.0f}/{p['tokens_per_param']:.0f}/{p['small_tokens_per_param']:.0f}"]
+            for p in rows]
+    m = summary["mean"]
+    if len(rows) > 1:
+        body.append(["mean", f"{m['scratch_val_loss']:.4f}", f"{m['val_loss']:.4f}",
+                     f"{m['small_val_loss']:.4f}", pct(m["speedup_flops"], 1), pct(m["speedup_tokens"], 1), ""])
+    head = ["seed", "scratch", "grown", "small", "speedup(FLOPs)", "speedup(tokens)",
+            "tokens/param (scratch/grown/small)"]
+    n = len(rows)
+    lines = [text_table(head, body),
+             f"runs: grown = {rows[0]['name']} from {rows[0]['small']}; params: target {rows[0]['params']:,}, "
+             f"small {rows[0]['small_params']:,}. Validation loss (nats/char) at the end of an equal FLOPs budget.",
+             f"target beats small alone in {sum(p['target_beats_small'] for p in rows)}/{n} seeds; grown beats "
+             f"small alone in {sum(p['beats_small'] for p in rows)}/{n}; grown beats scratch in "
+             f"{sum(p['beats_scratch'] for p in rows)}/{n}."]
+    early = [p for p in rows if p["reached_before_growth"]]
+    if early:
+        lines.append("*: the small phase alone reached scratch's final loss, before growth; measured on "
+                     "the grown model's own evaluations the speedup is "
+                     + ", ".join(f"seed {p['seed']} {pct(p['speedup_flops_after_growth'], 1)}" for p in early) + ".")
+    if not all(p["target_beats_small"] for p in rows):
+        lines.append("The target model does not deserve its size at this budget: a speedup over scratch "
+                     "says little here. Raise tokens_per_param.")
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/04_when_and_how_much.ipynb)
+#
+# # When to grow, and by how much
+#
+# Two knobs: the **growth timing** (how much of the budget the small model gets before growth, d in tokens) and the **growth factor** g. The paper found g = 4 best and fitted a guideline for d: `log10(d) = 0.88·log10(N) + 163.27/log10(C) − 5.74` (N target parameters, C FLOPs budget). Here: the speedup surface over both knobs at tiny scale, and what the guideline asks for at these sizes.
+#
+# About 15 minutes on 2 CPU cores at the `cpu` preset (a 3 × 2 sweep).
+#
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again.
+
+# %%
+# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+
+# %% tags=["parameters"]
+# Parameters: papermill overrides these (it adds a cell after this one).
+PRESET = "auto"  # "cpu", "gpu" (one GPU), "t4" (Colab's free GPU) or "auto" (from the hardware);
+#                  "smoke": seconds on a CPU, for the regression tests (the numbers mean nothing)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 40}
+SEED = 0
+PROGRESS = True  # one updating progress bar per run
+RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: always train
+RESULTS_DIR = "."  # where this notebook writes its key numbers (results_NN.json)
+FRACTIONS = [0.1, 0.25, 0.5]  # share of the FLOPs budget spent before growth
+FACTORS = [2, 4]  # growth factors g (each must divide the target's depth)
+OP = "stack"
+
+# %%
+from growkit import Study, plots
+
+study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
+cfg = study.cfg
+print(study.describe())
+
+# %%
+variants = study.grid(OP, "depth", FRACTIONS, FACTORS)
+rows = study.run(variants)
+fig = plots.plot_surface(rows)
+
+# %%
+from growkit.study import best
+
+print(study.table(rows))
+# For each growth factor, the growth point with the largest speedup among those that reached
+# scratch's final loss (None: none did).
+best_by_factor = {}
+for g in sorted({r.factor for r in rows}):
+    top = best([r for r in rows if r.factor == g])
+    best_by_factor[f"{g:g}"] = (None if top is None else
+                                {"grow_fraction": top.grow_fraction, "speedup_flops": top.speedup_flops})
+    print(f"g = {g:g}: " + ("no growth point reached scratch's loss" if top is None else
+          f"best at {top.grow_fraction:.0%} of the budget ({top.speedup_flops:+.0%})"))
+
+# %%
+top = best(rows)
+if top is not None:
+    fig = plots.plot_study(study, [variants[rows.index(top)]], title="the best point of the sweep")
+
+# %% [markdown]
+# ## The paper's guideline at these sizes
+#
+# The guideline was fitted on runs of hundreds of millions to billions of parameters. Evaluated at this course's sizes it asks the small model to train for more tokens than the **whole** budget could buy it, by orders of magnitude: below some size it cannot be followed at all, and the sweep above says what share of the budget works here instead.
+
+# %%
+from growkit import GPT
+from growkit.speedup import PAPER_POINT, guideline_break_even, guideline_fraction, guideline_tokens
+from growkit.study import plan, preset
+
+
+def guideline_point(cfg):
+    """The guideline at a config's sizes, with exact FLOPs per token: the tokens d it asks the
+    small model (cfg.small_layers blocks) to train for, and what share of the budget they cost."""
+    p = plan(cfg, study.data.vocab_size)
+    n = GPT(p.big).n_params()
+    d = guideline_tokens(n, p.budget_flops)
+    small_per_token = GPT(p.small).flops_per_token(cfg.block_size)
+    return {"params": n, "flops": p.budget_flops, "factor": cfg.factor, "guideline_tokens": d,
+            "budget_tokens_small": p.budget_flops / small_per_token,
+            "budget_tokens_target": p.budget_flops / GPT(p.big).flops_per_token(cfg.block_size),
+            "guideline_fraction": d * small_per_token / p.budget_flops}
+
+
+points = [{"name": f"course {name}", **guideline_point(preset(name))} for name in ["cpu", "gpu", "t4"]]
+if study.preset == "smoke":
+    points.append({"name": "this run (smoke)", **guideline_point(cfg)})
+for p in points:
+    print(f"{p['name']:<18} N {p['params']:>10,}  C {p['flops']:.3g}  guideline d {p['guideline_tokens']:.3g} tokens; "
+          f"the whole budget buys the small model {p['budget_tokens_small']:.3g}: d costs "
+          f"{p['guideline_fraction']:.3g} × the budget")
+paper = guideline_fraction(PAPER_POINT["params"], PAPER_POINT["flops"], cfg.factor)
+print(f"{PAPER_POINT['name']}: N {PAPER_POINT['params']:.3g}  C {PAPER_POINT['flops']:.3g}  "
+      f"d costs {paper:.3g} × the budget (at 6 FLOPs per parameter per token)")
+break_even = guideline_break_even(80.0, cfg.factor)
+print(f"At 80 tokens/param the guideline fits in the budget only for targets above ~{break_even:.2g} parameters.")
+fig = plots.plot_guideline(points, 80.0, cfg.factor)
+
+# %%
+from growkit.record import write_json
+
+results = study.summary()
+results["surface"] = [{k: r.to_dict()[k] for k in ("factor", "grow_fraction", "speedup_flops", "speedup_tokens",
+                                                   "reason", "tokens_per_param", "val_loss")} for r in rows]
+results["best"] = best_by_factor
+results["guideline"] = points
+results["guideline_break_even_params"] = break_even
+print("wrote", write_json(f"{RESULTS_DIR}/results_04.json", results))

@@ -1,0 +1,58 @@
+"""The operator table: one lookup by (name, dim, model class), one error, what an operator declares."""
+
+import pytest
+import torch
+
+from growkit import CNN, GPT, TemplateCNN, TemplateCNNConfig, grow
+from growkit.grow import Operator, claims_preservation, grow_with_sources, resolve
+from growkit.grow.learn import EVAL_BATCHES
+
+
+def test_resolve_takes_an_instance_or_a_class_and_aliases_name_depth_direct(tiny_gpt):
+    assert resolve("stack", "depth", tiny_gpt) is resolve("direct", "depth", GPT)
+    assert resolve("G_stack", "depth") is resolve("direct", "depth", GPT)  # None: the GPT
+    assert resolve("zero", "width", CNN) is not resolve("zero", "width", GPT)  # one name, two families
+    assert resolve("zero", "width", CNN).model is CNN
+
+
+def test_a_wrong_model_class_is_one_error_naming_the_class_and_the_fix():
+    # Every name the TemplateCNN lacks gets the same message: its class, where the name
+    # does belong, and the one thing a TemplateCNN grows with.
+    for op, dim in (("random", "width"), ("stack", "depth"), ("net2wider", "width")):
+        with pytest.raises(ValueError, match="for a TemplateCNN use dim='width' with op='mixture'") as err:
+            resolve(op, dim, TemplateCNN)
+        assert f"no {dim} operator {op!r} for a TemplateCNN ({op!r} grows a " in str(err.value)
+    with pytest.raises(ValueError, match=r"'net2wider' grows a CNN in width\): for a GPT use "
+                                         r"dim='depth' with op='direct'"):
+        resolve("net2wider", "width", GPT)
+    with pytest.raises(TypeError, match="no growth operator grows a Linear: growkit's operators "
+                                        "grow a CNN, GPT or TemplateCNN"):
+        resolve("stack", "depth", torch.nn.Linear)
+
+
+def test_operators_declare_data_label_and_their_own_tokens():
+    learn, stack = resolve("learn", "depth"), resolve("stack", "depth")
+    assert learn.needs_data and resolve("learn", "width").needs_data and not stack.needs_data
+    assert (stack.label, resolve("direct", "width").label, learn.label) == ("G_stack", "G_direct", "G_learn")
+    assert resolve("mixture", "width", TemplateCNN).label == "MixtureGrowth"
+    assert resolve("net2wider", "width", CNN).label == "Net2Wider"
+    assert stack.extra_tokens is None
+    # The map's steps (default 100) plus its start and end evaluations, at the run's batch size.
+    assert learn.extra_tokens({}, 8, 16) == (100 + 2 * EVAL_BATCHES) * 8 * 16
+    assert learn.extra_tokens({"steps": 5}, 8, 16) == (5 + 2 * EVAL_BATCHES) * 8 * 16
+    assert learn.extra_tokens({"steps": 5, "batch_size": 2}, 8, 16) == (5 + 2 * EVAL_BATCHES) * 2 * 16
+
+
+def test_learn_spends_exactly_its_declared_tokens(tiny_gpt, corpus):
+    g = grow_with_sources(tiny_gpt, "learn", dim="width", factor=2, data=corpus, steps=3,
+                          batch_size=2)
+    assert g.info["tokens"] == resolve("learn", "width").extra_tokens({"steps": 3}, 2, 16)
+
+
+def test_a_resolved_operator_passes_through_and_is_checked_against_the_model(tiny_gpt):
+    op = resolve("zero", "depth", tiny_gpt)
+    assert isinstance(op, Operator) and claims_preservation(op)
+    assert grow(tiny_gpt, op, factor=2).config.n_layer == 4
+    members = TemplateCNN(TemplateCNNConfig(in_channels=1))
+    with pytest.raises(ValueError, match="for a TemplateCNN use dim='width' with op='mixture'"):
+        grow(members, op, factor=2)

@@ -1,0 +1,47 @@
+"""The MixtureGrowth study: one budget for every run, cached runs, the table and the CLI."""
+
+import json
+
+import pytest
+
+from growkit import mixture_study
+from growkit.__main__ import main
+
+
+def test_mixture_study_smoke(tmp_path, monkeypatch):
+    cfg = mixture_study.preset("smoke", epochs=0.3, runs=["scratch", "mixture-zero", "net2wider"])
+    summary = mixture_study.run(cfg, tmp_path, progress=False)
+    rows = {r["run"]: r for r in summary["rows"]}
+    assert set(rows) == {"scratch", "mixture-zero", "net2wider"}
+    for r in rows.values():
+        assert r["flops"] == pytest.approx(r["budget_flops"], rel=0.1)  # one budget for all
+        assert 0 <= r["test_acc_mean"] <= 1
+    assert "mixture-zero" in summary["table"]
+    found = mixture_study.load_records(cfg, tmp_path)
+    assert found["net2wider"][0].meta["test_acc"] == rows["net2wider"]["test_acc"][0]
+    monkeypatch.setattr(mixture_study, "Trainer", None)  # finished runs are not trained again
+    assert mixture_study.run(cfg, tmp_path, progress=False)["rows"] == summary["rows"]
+
+
+def test_mixture_cli_writes_the_table(tmp_path, capsys):
+    out = tmp_path / "mx"
+    assert main(["mixture", "--preset", "smoke", "--runs", "scratch", "small", "--set", "epochs=0.2",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "small" in (out / "summary.txt").read_text()
+    assert [r["run"] for r in json.loads((out / "summary.json").read_text())["rows"]] == ["scratch", "small"]
+
+
+def test_unknown_preset_and_run_name_the_choices():
+    with pytest.raises(ValueError, match="known: .*'paper'"):
+        mixture_study.preset("laptop")
+    with pytest.raises(ValueError, match="unknown runs"):
+        mixture_study.preset("smoke", runs=["mixture-ones"])
+
+
+def test_mixture_table_flags_speedups_the_half_width_phase_earned_alone():
+    early = {"speedup_flops": [1.1, 0.5], "reached_before_growth": [True, False],
+             "speedup_flops_after_growth": [None, 0.5]}
+    assert mixture_study.speedup_cell(early) == "+110%* +50%  after growth: never +50%"
+    grown_only = {"speedup_flops": [0.2], "reached_before_growth": [False],
+                  "speedup_flops_after_growth": [0.2]}
+    assert mixture_study.speedup_cell(grown_only) == "+20%"
