@@ -27,8 +27,21 @@ PRESET ?= cpu
 demo: $(STAMP)
 	$(PY) tools/run_course.py $(if $(SMOKE),--preset smoke --out outputs/course-smoke,--preset $(PRESET) --out outputs/course)
 
+# JupyterLab on copies of the course in lab/ (git-ignored), so saving a notebook, its runs
+# (lab/runs/course) and its results_NN.json never touch notebooks/. A copy already in lab/ is
+# yours and is kept: delete it to get the course's version back. As root (containers) Jupyter
+# needs --allow-root. Widget state is saved with the notebook, so a reopened explorer shows
+# its last state instead of "Error displaying widget".
+LAB ?= lab
+LAB_SETTINGS := $(LAB)/.settings/@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	mkdir -p $(LAB) $(dir $(LAB_SETTINGS))
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do test -e $(LAB)/$$(basename $$nb) || cp $$nb $(LAB)/; done
+	test -e $(LAB_SETTINGS) || echo '{"saveState": true}' > $(LAB_SETTINGS)
+	@echo "JupyterLab on copies of the notebooks in $(LAB)/ (git-ignored; notebooks/ stays as committed)."
+	@$(if $(ROOT_FLAG),echo "Running as root: starting Jupyter with --allow-root (fine in a container; avoid it on a shared machine).")
+	cd $(LAB) && JUPYTERLAB_SETTINGS_DIR=$(abspath $(LAB))/.settings $(abspath $(VENV))/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -37,4 +50,5 @@ bench: $(STAMP)
 	$(PY) tools/bench.py
 
 clean:
-	rm -rf $(VENV) runs/ outputs/ .pytest_cache
+	rm -rf $(VENV) runs/ outputs/ build/ dist/ .pytest_cache
+	@echo "kept lab/ (your notebooks): rm -rf lab/ to drop it"

@@ -6,7 +6,10 @@ Saved without `torch.compile`'s `_orig_mod.` prefixes and loaded with
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,21 +50,65 @@ def model_kind(model: nn.Module) -> str:
     raise TypeError(f"cannot checkpoint a {type(model).__name__}: known kinds {sorted(MODEL_KINDS)}.")
 
 
+class CheckpointError(ValueError):
+    """A file that should be a growkit checkpoint and is not: its path and what to do."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{path}: cannot load this checkpoint: {problem}. Delete it and re-run "
+                         "to write it again.")
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> Path:
     """Write {kind, config, state_dict, **extra} atomically to path."""
     inner = unwrap(model)
     payload = {"kind": model_kind(inner), "config": inner.config.to_dict(),
                "state_dict": plain_state_dict(model), **extra}
-    with atomic_open(path) as f:
-        torch.save(payload, f)
+    write_payload(path, payload)
     return Path(path)
+
+
+def write_payload(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """torch.save, atomically; a full disk is named as such (torch says 'unexpected pos')."""
+    try:
+        with atomic_open(path) as f:
+            torch.save(payload, f)
+    except RuntimeError as e:
+        free = shutil.disk_usage(Path(path).parent).free
+        raise OSError(errno.EIO, f"{path}: could not write this checkpoint ({e}); "
+                                 f"{free / 1e6:.0f} MB free on its disk: free disk space and re-run "
+                                 "(its previous version, if any, is untouched)") from e
+
+
+def read_payload(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """torch.load with weights_only=True (data, never code); a truncated or foreign file is a
+    CheckpointError naming it (a file that would run code stays pickle's UnpicklingError)."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:  # weights_only refused it (it would run code), or junk
+        raise pickle.UnpicklingError(f"{path}: refused to load ({e}); delete it if it is not "
+                                     "yours, or re-run to write it again") from e
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError) as e:
+        first = str(e).split(". ")[0][:160]
+        raise CheckpointError(path, f"it is truncated or not a torch file ({type(e).__name__}: "
+                                    f"{first})") from None
+    if not isinstance(payload, dict) or "kind" not in payload:
+        raise CheckpointError(path, "it is a torch file but not a growkit checkpoint")
+    if payload["kind"] not in MODEL_KINDS:
+        raise CheckpointError(path, f"unknown model kind {payload['kind']!r}; known {sorted(MODEL_KINDS)}")
+    return payload
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"
                     ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model from a checkpoint; returns (model, the whole payload)."""
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    payload = read_payload(path, map_location)
     cls, config_cls = MODEL_KINDS[payload["kind"]]
-    model = cls(config_cls(**payload["config"]))
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model = cls(config_cls(**payload["config"]))
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(path, f"its weights do not fit its model ({e})") from None
     return model, payload

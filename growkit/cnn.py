@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .settings import at_least, check_types
+
 # Which template set each block of a grown weight mixes (the official default,
 # member_template_sets=[0, 1, 0, 1]): blocks 0 and 1 are the two members; the new blocks 2
 # (top right) and 3 (bottom left) mix the templates of member 0 and member 1 respectively.
@@ -49,6 +51,8 @@ class CNNConfig:
     stem: int = 16  # channels of the first conv
 
     def __post_init__(self) -> None:
+        check_types(self)
+        at_least(self, 1, "num_classes", "in_channels")
         if self.depth < 10 or (self.depth - 4) % 6 != 0:
             raise ValueError(
                 f"depth={self.depth}: a WideResNet has depth 6n + 4 with n >= 1 blocks per "
@@ -91,6 +95,7 @@ class TemplateCNNConfig(CNNConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        at_least(self, 1, "templates")
         odd = [c for c in self.channels if c % 2]
         if odd:
             raise ValueError(

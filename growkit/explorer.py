@@ -8,32 +8,97 @@ scratch run and the small model alone as references and a speedup readout.
 
 Widgets only when a person is there: `widget()` builds buttons and never blocks, and
 headless runs call `run()` directly, so papermill never waits on an interaction.
+
+Runs already in the study's cache are shown at once (`show_cached`, training nothing), and
+each run keeps one colour for as long as the explorer lives, whatever else is overlaid. A
+run's name is the one the other notebooks give it (`stack↑×4`; `@30%` only when the growth
+point is not the preset's).
 """
 
 from __future__ import annotations
 
 import html
+import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import matplotlib.pyplot as plt
 
 from .gpt import GPT
 from .grow import resolve
-from .plots import plot_records
+from .plots import mark_speedup, plot_curves, style_references, zoom
 from .record import Record
 from .study import Row, Study, Variant, valid_factors
 
 # The paper's four atomic operators; each one's label (G_stack in depth) comes from the registry.
 OPERATORS = ("direct", "zero", "random", "learn")
+# Colours for grown runs, in order of first appearance (grey is left to the references).
+PALETTE = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
+
+
+class NotCached(LookupError):
+    """A run the explorer asked for without training is not in the cache."""
 
 
 class Explorer:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.shown: list[Variant] = []
+        self.colors: dict[str, str] = {}  # run name -> its colour, kept for the explorer's life
 
     def variant(self, op: str, dim: str, factor: float, grow_fraction: float | None) -> Variant:
+        # The preset's own growth point is not spelled out in the name: `stack↑×4` here is
+        # the `stack↑×4` of notebook 00, and one cached run.
+        if grow_fraction is not None and math.isclose(grow_fraction, self.study.cfg.grow_fraction,
+                                                      abs_tol=1e-6):
+            grow_fraction = None
         return self.study._variant(op, dim, factor, grow_fraction)
+
+    def color(self, name: str) -> str:
+        if name not in self.colors:
+            grown = [n for n in self.colors if n != "scratch" and not n.endswith(" alone")]
+            self.colors[name] = PALETTE[len(grown) % len(PALETTE)]
+        return self.colors[name]
+
+    def _cached_only(self, train: Callable[[], Any]) -> Any:
+        """Run `train()` with the study allowed to read finished runs only: NotCached if it
+        would have to train one."""
+        cache = self.study.cache
+        get = cache.get
+
+        def read_only(spec: dict[str, Any], name: str, _train: Any) -> Record:
+            def refuse(*_: Any) -> Record:
+                raise NotCached(name)
+
+            return get(spec, name, refuse)
+
+        cache.get = read_only  # type: ignore[method-assign]
+        try:
+            return train()
+        finally:
+            del cache.get  # the class's method again
+
+    def show_cached(self, runs: Iterable[dict[str, Any]] = ()) -> list[str]:
+        """Show, without training anything, the scratch run and whichever of `runs` (each
+        Variant fields: op, dim, factor, grow_fraction) are already in the cache, with their
+        small models alone. Returns the names shown."""
+        found: list[str] = []
+        try:
+            self._cached_only(lambda: self.study.scratch)
+            found.append("scratch")
+        except NotCached:
+            return found
+        for run in runs:
+            v = self.variant(run.get("op", "stack"), run.get("dim", "depth"), run.get("factor", 4),
+                             run.get("grow_fraction"))
+            try:
+                self._cached_only(lambda v=v: self.study.add(v))
+            except NotCached:
+                continue
+            if v.name not in [s.name for s in self.shown]:
+                self.shown.append(v)
+            found.append(v.name)
+        return found
 
     def run(self, op: str = "stack", dim: str = "depth", factor: float = 4,
             grow_fraction: float | None = None, on_eval=None) -> Row:
@@ -58,13 +123,23 @@ class Explorer:
         if live is not None and all(r is not live and r.name != live.name for r in records):
             records.append(live)
         records = [r for r in records if len(r.history) > 1]
+        fig, ax = plt.subplots(figsize=(8, 5))
         if not records:
-            fig, ax = plt.subplots(figsize=(8, 5))
-            ax.text(0.5, 0.5, "nothing trained yet", ha="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "nothing trained yet: press 'train and overlay'", ha="center",
+                    transform=ax.transAxes)
             return fig
+        for rec in records:  # one call per run: its colour (and its growth line's) is its own
+            plot_curves([rec], ax, styles={rec.meta.get("run", ""): {"color": self.color(rec.name)}})
         scratch = study.alone.get("scratch")
         last = study.grown.get(self.shown[-1].name) if self.shown else None
-        return plot_records(records, scratch, last if scratch is not None else None)
+        if scratch is not None and last is not None:
+            mark_speedup(ax, scratch, last)
+        style_references(ax)
+        zoom(ax, records)
+        ax.set(xlabel="training FLOPs (small model's included)", ylabel="validation loss (nats/char)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return fig
 
     def widget(self):
         """The controls, the live plot and the readout (ipywidgets; needs a live kernel)."""
@@ -84,6 +159,12 @@ class Explorer:
         go = w.Button(description="train and overlay", button_style="primary")
         clear = w.Button(description="clear overlay")
         plot_out, readout = w.Output(), w.HTML()
+        if self.shown:
+            names = ", ".join(v.name for v in self.shown)
+            readout.value = (f"<p>From the cache (nothing trained): {html.escape(names)}</p>"
+                             f"<pre>{html.escape(self.table())}</pre>")
+        elif "scratch" in self.study.alone:
+            readout.value = "<p>From the cache (nothing trained): scratch.</p>"
 
         def on_dim(change: dict) -> None:
             factor.options = valid_factors(cfg, change["new"])

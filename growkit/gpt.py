@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .settings import SettingError, at_least, check_types, positive
+
 
 @dataclass
 class GPTConfig:
@@ -31,17 +33,22 @@ class GPTConfig:
     norm_eps: float = 1e-6
 
     def __post_init__(self) -> None:
-        if self.n_embd % self.n_head != 0:
-            raise ValueError(
-                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
-                "choose n_embd as a multiple of n_head "
-                f"(e.g. n_embd={self.n_head * max(1, self.n_embd // self.n_head)})."
-            )
-        if (self.n_embd // self.n_head) % 2 != 0:
-            raise ValueError(
-                f"head size n_embd/n_head={self.n_embd // self.n_head} must be even for rotary "
-                "positions: change n_embd or n_head."
-            )
+        check_types(self)
+        at_least(self, 1, "vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_hidden")
+        positive(self, "rope_base", fix=10000.0)
+        positive(self, "norm_eps", fix=1e-6)
+        if self.n_embd % self.n_head != 0 or (self.n_embd // self.n_head) % 2 != 0:
+            # A valid width: a multiple of 2 * n_head (divisible, and an even head size).
+            step = 2 * self.n_head
+            lower = max(step, self.n_embd // step * step)
+            upper = lower if lower >= self.n_embd else lower + step
+            options = " or ".join(f"n_embd={v}" for v in sorted({lower, upper}))
+            problem = (f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}"
+                       if self.n_embd % self.n_head else
+                       f"head size n_embd/n_head={self.n_embd // self.n_head} must be even for "
+                       "rotary positions")
+            raise SettingError(f"{problem}: choose n_embd as a multiple of 2 * n_head "
+                               f"(e.g. {options} with n_head={self.n_head}).")
         if self.mlp_hidden is None:
             self.mlp_hidden = 8 * math.ceil(8 * self.n_embd / 3 / 8)
 

@@ -15,8 +15,9 @@ the full width, except `small`:
                          operator, then the full-width CNN for the rest
 
 Each reports top-1 accuracy on the data set's whole test split. Finished runs are cached
-(growkit.study.RunCache), so an interrupted study resumes and seeds can run in parallel
-processes sharing one folder:
+(growkit.study.RunCache) and an interrupted run continues from its last resumable
+checkpoint, so an interrupted study resumes; seeds can run in parallel processes sharing one
+folder (a lock per run; the summary covers every seed finished there):
 
     python -m growkit mixture --preset cpu --seeds 0 1 2 --out runs/mixture
     python -m growkit mixture --preset cpu --seeds 1 --out runs/mixture &  # a 2nd core
@@ -34,12 +35,14 @@ from typing import Any
 import torch
 
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, preset_config
+from .cnn import PRESETS as CNN_SHAPES
 from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
 from .images import ImageDataset, load_images
 from .record import Record
+from .settings import SettingError, at_least, check_types, positive, require, within
 from .speedup import pct, speedup
-from .study import RunCache, pick_preset, text_table
+from .study import RunCache, pick_preset, seeds_in, text_table
 from .train import TrainConfig, Trainer, accuracy, auto_device, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
@@ -66,17 +69,34 @@ class MixtureConfig:
     eval_batches: int = 8
     runs: list[str] = field(default_factory=lambda: list(RUNS))
     seeds: list[int] = field(default_factory=lambda: [0])
+    # Resumable checkpoints, as StudyConfig's (they change no number).
+    checkpoint_every: int | None = None
+    checkpoint_minutes: float = 3.0
+    prune_checkpoints: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 < self.grow_fraction < 1:
-            raise ValueError(f"grow_fraction must be in (0, 1), got {self.grow_fraction}.")
+        check_types(self)
+        if self.shape not in CNN_SHAPES:
+            raise SettingError(f"MixtureConfig.shape must be one of {', '.join(CNN_SHAPES)}, got "
+                               f"{self.shape!r}: e.g. shape='wrn-10-1'.")
+        at_least(self, 1, "templates", "batch_size", "evals", "eval_batches", "checkpoint_every")
+        at_least(self, 0, "weight_decay", "warmup", "net2wider_noise")
+        positive(self, "epochs", fix=2.0)
+        positive(self, "lr", "lr_after_growth", fix=0.1)
+        positive(self, "checkpoint_minutes", fix=3.0)
+        within(self, "momentum", 0, 1, 0.9, open_hi=True)
+        within(self, "grow_fraction", 0, 1, 0.5, open_lo=True, open_hi=True)
+        require(self, "seeds", len(self.seeds) > 0, "a non-empty list of seeds", [0])
         unknown = sorted(set(self.runs) - set(RUNS))
         if unknown:
-            raise ValueError(f"unknown runs {unknown}; known: {list(RUNS)}.")
+            raise SettingError(f"unknown runs {unknown}; known: {list(RUNS)}.")
 
     def settings(self) -> dict[str, Any]:
-        """What determines a run's result (which runs and seeds to train do not)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("runs", "seeds")}
+        """What determines a run's result (which runs and seeds to train, and checkpointing,
+        do not)."""
+        return {k: v for k, v in asdict(self).items()
+                if k not in ("runs", "seeds", "checkpoint_every", "checkpoint_minutes",
+                             "prune_checkpoints")}
 
 
 # The same names as the GPT study's presets, each meaning one thing.
@@ -170,7 +190,9 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
         lrs[-1] = cfg.lr_after_growth  # the grown net's phase
     configs = [train_config(cfg, n, e, seed, lr) for (n, _), e, lr in zip(phases, evals, lrs)]
     torch.manual_seed(seed)
-    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, stem=stem, progress=progress)
+    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, stem=stem, progress=progress,
+                  checkpoint_every=cfg.checkpoint_every, checkpoint_minutes=cfg.checkpoint_minutes,
+                  init_seed=seed)
     if run.startswith("mixture-"):
         trainer = Trainer(TemplateCNN(s.template), data, configs[0], member=0, **common)
         trainer.fit()
@@ -200,7 +222,7 @@ def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None 
         ) -> dict[str, Any]:
     """Every run of cfg.runs for every seed of cfg.seeds (those already finished in
     cache_dir are read, not trained), then the summary: rows, table and the records."""
-    cache = RunCache(cache_dir)
+    cache = RunCache(cache_dir, prune=cfg.prune_checkpoints)
     data = load_images(cfg.data, augment=cfg.augment)
     records: dict[str, dict[int, Record]] = {r: {} for r in cfg.runs}
     for seed in cfg.seeds:
@@ -209,6 +231,14 @@ def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None 
                 run_spec(cfg, name, seed), f"{name}-s{seed}",
                 lambda out, stem, name=name, seed=seed: train_run(cfg, name, seed, data, out_dir=out,
                                                                   stem=stem, progress=progress))
+    # Seeds other processes finished into the same folder with the same settings join the
+    # summary (read, never trained here).
+    ignore = ("runs", "seeds", "checkpoint_every", "checkpoint_minutes", "prune_checkpoints")
+    for seed in sorted(set(seeds_in(cache_dir, cfg.settings(), ignore)) - set(cfg.seeds)):
+        found = load_records(dataclasses.replace(cfg, seeds=[seed]), cache_dir)
+        for name, by_seed in found.items():
+            records[name].update(by_seed)
+    records = {name: dict(sorted(by_seed.items())) for name, by_seed in records.items()}
     summary = summarise(records)
     summary["table"] = format_table(summary)
     summary["records"] = records

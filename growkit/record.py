@@ -7,6 +7,7 @@ and back without loss. Nothing in growkit parses printed text.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -83,7 +84,30 @@ class Record:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Record:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        """Read a record; a file that is not one (truncated, foreign) raises RecordError
+        naming it and what to do."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as e:
+            raise RecordError(path, f"it is not text ({e})") from None
+        except json.JSONDecodeError as e:
+            raise RecordError(path, f"it is not complete JSON ({e})") from None
+        fields = {"name", "history", "events", "phases", "meta"}
+        if not isinstance(data, dict) or "name" not in data or not set(data) <= fields:
+            found = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise RecordError(path, f"it is JSON but not a run record (found {found}, expected "
+                                    f"{sorted(fields)})")
+        return cls.from_dict(data)
+
+
+class RecordError(ValueError):
+    """A file that should be a run record and is not: its path and what to do."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: cannot read this run record: {problem}. Delete it and re-run "
+                         "to train that run again (its other files beside it are kept).")
 
 
 # ---- files: written atomically, JSON strict ----------------------------------------------
@@ -99,7 +123,13 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     try:
         with open(tmp, "xb") as f:
             yield f
+            f.flush()
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(e.errno, f"{path}: the disk is full ({e.strerror}): free disk space and "
+                                   "re-run (the file's previous version, if any, is untouched)") from e
+        raise
     finally:
         tmp.unlink(missing_ok=True)  # only still there when the write failed
 

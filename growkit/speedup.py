@@ -102,22 +102,66 @@ class Speedup:
         return text
 
 
+def validation_set(record: Record) -> dict[str, object]:
+    """What a record's validation losses were measured on: the corpus, the seed that draws
+    the validation batches, their number, size and length. Losses on different sets are
+    different targets."""
+    out: dict[str, object] = {}
+    for key in ("corpus", "seed"):
+        if key in record.meta:
+            out[key] = record.meta[key]
+    if record.phases:
+        train = record.phases[-1].get("train") or {}
+        model = record.phases[-1].get("model") or {}
+        for key in ("eval_batches", "batch_size"):
+            if key in train:
+                out[key] = train[key]
+        if "block_size" in model:
+            out["block_size"] = model["block_size"]
+    return out
+
+
+def check_comparable(scratch: Record, grown: Record) -> None:
+    """ValueError unless both records measured validation loss on the same data."""
+    a, b = validation_set(scratch), validation_set(grown)
+    differ = [k for k in a if k in b and a[k] != b[k]]
+    if differ:
+        diffs = ", ".join(f"{k} {a[k]!r} vs {b[k]!r}" for k in differ)
+        raise ValueError(f"cannot compare {scratch.name!r} with {grown.name!r}: their validation "
+                         f"losses were measured on different data ({diffs}), so one's loss is no "
+                         "target for the other. Compare runs of the same corpus, seed and "
+                         "evaluation settings.")
+
+
 def speedup(scratch: Record, grown: Record) -> Speedup:
-    """Speedup of `grown` over the `scratch` baseline, in FLOPs and in tokens."""
+    """Speedup of `grown` over the `scratch` baseline, in FLOPs and in tokens. Refuses
+    records measured on different data; never divides by zero (no speedup, with the
+    reason, when the grown run starts at or below the target)."""
+    check_comparable(scratch, grown)
+    for rec in (scratch, grown):
+        if not rec.history:
+            raise ValueError(f"record {rec.name!r} has no evaluations: it has not trained yet.")
     target = scratch.final_val_loss
     s_flops = compute_to_reach(scratch, target, "flops")
     s_tokens = compute_to_reach(scratch, target, "tokens")
     assert s_flops is not None and s_tokens is not None  # scratch reaches its own final loss
     g_flops = compute_to_reach(grown, target, "flops")
     g_tokens = compute_to_reach(grown, target, "tokens")
-    best = min(grown.series("val_loss"))
+    finite = [v for v in grown.series("val_loss") if v is not None and math.isfinite(v)]
+    best = min(finite) if finite else math.nan
     reason = None
     if g_flops is None:
         reason = (f"{grown.name} never reached the scratch run's final validation loss "
                   f"{target:.4f} (its best was {best:.4f} after {grown.total_flops:.3g} FLOPs)")
+    elif g_flops <= 0 or not g_tokens:
+        reason = (f"{grown.name} was at or below the scratch run's final validation loss {target:.4f} "
+                  "at its first evaluation, before spending any compute: scratch ended no better "
+                  "than where this run started, so no ratio of compute means anything")
+        g_flops = g_tokens = None
+    after = compute_to_reach(grown, target, "flops", "after_growth")
     return Speedup(target, s_flops, s_tokens, g_flops, g_tokens, best, reason,
                    reached_before_growth=compute_to_reach(grown, target, "flops", "before_growth") is not None,
-                   grown_flops_after_growth=compute_to_reach(grown, target, "flops", "after_growth"))
+                   grown_flops_after_growth=after if after else None)
 
 
 def guideline_tokens(n_params: float, flops_budget: float) -> float:

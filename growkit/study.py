@@ -43,6 +43,7 @@ from .gpt import GPT, GPTConfig
 from .grow import Operator, resolve
 from .grow.width import narrowed_config
 from .record import Record, json_safe
+from .settings import SettingError, at_least, check_types, positive, require, within
 from .speedup import pct, speedup
 from .train import TrainConfig, Trainer, auto_device, interactive
 
@@ -73,20 +74,38 @@ class StudyConfig:
     evals: int = 30  # evaluations per run (spread over phases by their share of steps)
     eval_batches: int = 8
     seeds: list[int] = field(default_factory=lambda: [0])
+    # Resumable checkpoints (they change no number): every `checkpoint_every` steps, or
+    # None: every `checkpoint_minutes` of training; and at every phase boundary and growth.
+    checkpoint_every: int | None = None
+    checkpoint_minutes: float = 3.0
+    # Once a run has finished, keep only its final checkpoint (the resumable one always goes).
+    prune_checkpoints: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 < self.grow_fraction < 1:
-            raise ValueError(f"grow_fraction must be in (0, 1), got {self.grow_fraction}.")
-        if self.tokens_per_param <= 0:
-            raise ValueError("tokens_per_param must be positive.")
+        check_types(self)
+        at_least(self, 1, "n_embd", "n_head", "small_layers", "block_size", "batch_size",
+                 "learn_steps", "evals", "eval_batches", "checkpoint_every")
+        at_least(self, 2, "factor")
+        at_least(self, 0, "warmup", "warmup_after_growth")
+        positive(self, "tokens_per_param", fix=40.0)
+        positive(self, "lr_small", "lr_big", "lr_after_growth", fix=1e-2)
+        positive(self, "checkpoint_minutes", fix=3.0)
+        within(self, "grow_fraction", 0, 1, 0.05, open_lo=True, open_hi=True)
+        within(self, "min_lr_ratio", 0, 1, 0.1)
+        require(self, "seeds", len(self.seeds) > 0, "a non-empty list of seeds", [0])
+        self.model_config(self.small_layers, 96)  # the width and heads make a valid GPT
 
     def model_config(self, n_layer: int, vocab_size: int) -> GPTConfig:
         return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=n_layer,
                          n_head=self.n_head, n_embd=self.n_embd)
 
     def settings(self) -> dict[str, Any]:
-        """What determines a run's result (the seed list does not)."""
-        return {k: v for k, v in asdict(self).items() if k != "seeds"}
+        """What determines a run's result (the seed list and checkpointing do not)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_SETTINGS}
+
+
+# Fields of a study's config that change no run's numbers.
+NOT_SETTINGS = ("seeds", "checkpoint_every", "checkpoint_minutes", "prune_checkpoints")
 
 
 def rates_for_width(n_embd: int) -> dict[str, float]:
@@ -120,15 +139,15 @@ PRESETS["t4"] = {**PRESETS["gpu"], "n_embd": 96, **rates_for_width(96)}
 
 
 def pick_preset(name: str = "auto") -> str:
-    """A preset's name; 'auto' -> 'gpu' on a GPU with bf16, 't4' on an older GPU (fp16),
-    else 'cpu'."""
+    """A preset's name; 'auto' -> 'gpu' on a GPU with native bf16 (compute capability >= 8),
+    't4' on an older GPU (fp16), else 'cpu' (growkit.device.choose decides)."""
     if name != "auto":
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)} or 'auto'.")
         return name
-    if torch.cuda.is_available():
-        return "gpu" if torch.cuda.is_bf16_supported() else "t4"
-    return "cpu"
+    from .device import choose  # compute capability decides, not is_bf16_supported (True on a T4)
+
+    return choose().preset
 
 
 def preset(name: str = "auto", **overrides: Any) -> StudyConfig:
@@ -261,14 +280,27 @@ def same_shape(a: GPTConfig, b: GPTConfig) -> bool:
 CACHE_VERSION = 2
 
 
+class NotCached(LookupError):
+    """A read-only RunCache was asked for a run it does not hold."""
+
+
 class RunCache:
     """Finished runs in one folder, one JSON record per run, named by a hash of everything
-    that determines it (`spec`). A run in progress writes its record (after every
-    evaluation) and checkpoints under the same name; only a finished record, which carries
-    its spec, is reused. Delete the folder to retrain. The MixtureGrowth study shares it."""
+    that determines it (`spec`), so runs of any number of configurations share a folder
+    without overwriting each other. A run in progress writes its record (after every
+    evaluation), its checkpoints and a resumable checkpoint under the same name; only a
+    finished record, which carries its spec, is reused, and an interrupted run resumes from
+    its resumable checkpoint. A lock per run (<key>.lock) makes a second process asking for
+    a run another one is training wait and then read the finished record, so seeds can run
+    in parallel processes into one folder. Delete the folder to retrain. The MixtureGrowth
+    study shares it. `readonly`: find finished runs only (get raises NotCached). `prune`:
+    once a run has finished keep only its final phase's checkpoint."""
 
-    def __init__(self, folder: str | Path | None) -> None:
+    def __init__(self, folder: str | Path | None, *, readonly: bool = False,
+                 prune: bool = False) -> None:
         self.folder = Path(folder) if folder is not None else None
+        self.readonly = readonly
+        self.prune = prune
 
     @staticmethod
     def key(spec: dict[str, Any]) -> str:
@@ -285,27 +317,77 @@ class RunCache:
         """The finished record of `spec`, or None."""
         if self.folder is None:
             return None
-        path = self.folder / f"{self.key(spec)}.json"
+        path = self.folder / f"{self.key(json_safe(spec))}.json"
         if not path.exists():
             return None
         record = Record.load(path)
         return record if "cache_spec" in record.meta else None
 
-    def get(self, spec: dict[str, Any], name: str, train: Callable[[Path | None, str], Record]
-            ) -> Record:
+    def get(self, spec: dict[str, Any], name: str, train: Callable[[Path | None, str], Record],
+            *, prune: bool | None = None) -> Record:
         """The finished record of `spec` under `name`, trained by `train(out_dir, stem)` first
-        if there is none; `train` writes its progress to out_dir/stem.json."""
+        if there is none; `train` writes its progress to out_dir/stem.json (and resumes from
+        out_dir/stem.resume.pt). `prune`: keep only the final phase's checkpoint once done
+        (None: the cache's setting)."""
         spec = json_safe(spec)
         record = self.find(spec)
         if record is None:
-            key = self.key(spec)
-            if self.folder is not None:
-                self.folder.mkdir(parents=True, exist_ok=True)
-            record = train(self.folder, key)
-            record.meta["cache_spec"] = spec
-            if self.folder is not None:
-                record.save(self.folder / f"{key}.json")
+            if self.readonly:
+                raise NotCached(name)
+            record = self._train_locked(spec, name, train, self.prune if prune is None else prune)
         record.name = name  # the same run may be asked for under another name
+        return record
+
+    def _train_locked(self, spec: dict[str, Any], name: str,
+                      train: Callable[[Path | None, str], Record], prune: bool) -> Record:
+        key = self.key(spec)
+        if self.folder is None:
+            return self._finish(train(None, key), spec, key, prune)
+        from filelock import FileLock, Timeout
+
+        created = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock: FileLock | None = FileLock(str(self.folder / f"{key}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"{name}: another process is training this run ({lock.lock_file}); waiting "
+                  "for it to finish, then reading its record.", flush=True)
+            lock.acquire()
+        except NotImplementedError:  # a file system without locks (some network mounts)
+            print(f"note: {self.folder} cannot hold file locks: do not run two processes that "
+                  "train the same run into it at once.", flush=True)
+            lock = None
+        try:
+            record = self.find(spec)  # finished by the process we waited for
+            if record is None:
+                # Temporary files of a write that a kill cut short (this run's, and the lock
+                # says no one else is writing them).
+                for tmp in self.folder.glob(f".{key}.*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                record = self._finish(train(self.folder, key), spec, key, prune)
+        except LookupError:
+            # A caller that only reads (e.g. the explorer) refused to train: leave no trace.
+            if lock is not None and not list(self.folder.glob(f"{key}.*[!k]")):
+                Path(lock.lock_file).unlink(missing_ok=True)
+                if created and not any(self.folder.iterdir()):
+                    self.folder.rmdir()
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+        return record
+
+    def _finish(self, record: Record, spec: dict[str, Any], key: str, prune: bool) -> Record:
+        record.meta["cache_spec"] = spec
+        if self.folder is not None:
+            record.save(self.folder / f"{key}.json")
+            (self.folder / f"{key}.resume.pt").unlink(missing_ok=True)
+            if prune:
+                final = f"{key}.phase{len(record.phases) - 1}.pt"
+                for path in self.folder.glob(f"{key}.phase*.pt"):
+                    if path.name != final:
+                        path.unlink(missing_ok=True)
         return record
 
 
@@ -390,7 +472,7 @@ def fit(trainer: Trainer, on_eval: OnEval | None) -> None:
         trainer.fit()
         return
     trainer.progress = False  # a bar per chunk would only flicker beside the live plot
-    while trainer.phase_step < trainer.config.steps:
+    while not trainer.phase_done:
         trainer.fit(steps=trainer.config.eval_every)
         on_eval(trainer.record)
 
@@ -404,12 +486,13 @@ class Study:
     """
 
     def __init__(self, cfg: StudyConfig, seed: int = 0, *, progress: bool | None = None,
-                 cache_dir: str | Path | None = None, preset: str | None = None) -> None:
+                 cache_dir: str | Path | None = None, preset: str | None = None,
+                 readonly: bool = False) -> None:
         self.cfg = cfg
         self.seed = seed
         self.progress = progress
         self.preset = preset
-        self.cache = RunCache(cache_dir)
+        self.cache = RunCache(cache_dir, readonly=readonly, prune=cfg.prune_checkpoints)
         self.data = load_text(cfg.corpus)
         p = plan(cfg, self.data.vocab_size)
         self.budget_flops = p.budget_flops
@@ -500,6 +583,12 @@ class Study:
 
     # ---- the runs -----------------------------------------------------------------------------
     @property
+    def checkpointing(self) -> dict[str, Any]:
+        """The Trainer's checkpoint settings and the seed of the initial weights."""
+        return {"checkpoint_every": self.cfg.checkpoint_every,
+                "checkpoint_minutes": self.cfg.checkpoint_minutes, "init_seed": self.seed}
+
+    @property
     def scratch(self) -> Record:
         """The target from random initialisation, on the whole budget (lr_big)."""
         return self.train_alone(self.target)
@@ -521,7 +610,7 @@ class Study:
         def train(out_dir: Path | None, stem: str) -> Record:
             torch.manual_seed(self.seed)
             trainer = Trainer(GPT(model_cfg), self.data, tc, name=name, progress=self.progress,
-                              out_dir=out_dir, stem=stem)
+                              out_dir=out_dir, stem=stem, **self.checkpointing)
             fit(trainer, on_eval)
             trainer.record.meta.update(run="scratch" if name == "scratch" else "alone",
                                        budget_flops=self.budget_flops, study=asdict(cfg))
@@ -559,7 +648,7 @@ class Study:
         def train(out_dir: Path | None, stem: str) -> Record:
             torch.manual_seed(self.seed)
             trainer = Trainer(GPT(small), self.data, tc, name=name, progress=self.progress,
-                              out_dir=out_dir, stem=stem)
+                              out_dir=out_dir, stem=stem, **self.checkpointing)
             fit(trainer, on_eval)
             model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=after_tc,
                                  fresh_optimizer=cfg.fresh_optimizer, **options)
@@ -590,7 +679,7 @@ class Study:
 
     def run(self, variants: Iterable[Variant]) -> list[Row]:
         """Train every variant (one progress line over the runs); returns their rows."""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # a text line, as train.progress_bar's
 
         variants = list(variants)
         on = interactive() if self.progress is None else self.progress
@@ -708,13 +797,38 @@ class Study:
 # ---- `python -m growkit compare`: the default variant over seeds -------------------------------
 
 
+def checked_variant(cfg: StudyConfig) -> Variant:
+    """The default variant (cfg.op in depth by cfg.factor), its operator and factor checked
+    before anything trains."""
+    try:
+        variant = Variant(cfg.op, "depth", cfg.factor)
+        operator = variant.operator
+    except (ValueError, TypeError) as e:
+        raise SettingError(f"StudyConfig.op={cfg.op!r}: {e} (e.g. --set op=stack)") from None
+    big = cfg.model_config(cfg.small_layers * cfg.factor, 96)
+    small_config(big, "depth", cfg.factor)
+    if operator.extra_tokens is not None and cfg.learn_steps < 1:
+        raise SettingError("StudyConfig.learn_steps must be >= 1 for op=learn: e.g. learn_steps=100.")
+    return variant
+
+
 def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | None = None
             ) -> dict[str, Any]:
     """Scratch, the default variant (cfg.op in depth by cfg.factor) and its small model
     alone, for every seed in cfg.seeds: per-seed rows, means, a table and the records."""
-    variant = Variant(cfg.op, "depth", cfg.factor)
+    variant = checked_variant(cfg)
     studies = {s: Study(cfg, s, progress=progress, cache_dir=cache_dir) for s in cfg.seeds}
     rows = {s: study.run([variant])[0] for s, study in studies.items()}
+    # Seeds other processes finished into the same folder with the same settings join the
+    # summary (read, never trained here): one process per seed still gives one summary.
+    for s in sorted(set(seeds_in(cache_dir, cfg.settings())) - set(studies)):
+        other = Study(cfg, s, progress=False, cache_dir=cache_dir, readonly=True)
+        try:
+            rows[s] = other.run([variant])[0]
+        except NotCached:
+            continue  # still training elsewhere
+        studies[s] = other
+    rows = dict(sorted(rows.items()))
     per_seed = []
     for s, r in rows.items():
         scratch = studies[s].scratch
@@ -724,11 +838,30 @@ def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | Non
     keys = ("scratch_val_loss", "val_loss", "small_val_loss", "speedup_flops", "speedup_tokens")
     mean = {k: statistics.fmean(v) if (v := [p[k] for p in per_seed if p[k] is not None]) else None
             for k in keys}
-    summary = {"config": cfg.settings(), "seeds": list(cfg.seeds), "per_seed": per_seed, "mean": mean}
+    summary = {"config": cfg.settings(), "seeds": list(rows), "per_seed": per_seed, "mean": mean}
     summary["table"] = compare_table(summary)
     summary["records"] = {s: [st.scratch, st.add(variant), st.small_alone(variant)]
                           for s, st in studies.items()}
     return summary
+
+
+def seeds_in(cache_dir: str | Path | None, settings: dict[str, Any],
+             ignore: Iterable[str] = NOT_SETTINGS) -> list[int]:
+    """Seeds with a finished run of these `settings` in cache_dir (read off the records'
+    meta: the study config they ran, fields in `ignore` left out, and their spec's seed)."""
+    if cache_dir is None or not Path(cache_dir).is_dir():
+        return []
+    want, ignore = json_safe(settings), set(ignore)
+    found = set()
+    for path in Path(cache_dir).glob("*.json"):
+        try:
+            meta = Record.load(path).meta
+        except (OSError, ValueError):
+            continue  # not a record: not this summary's
+        spec, used = meta.get("cache_spec") or {}, meta.get("study") or {}
+        if "seed" in spec and {k: v for k, v in used.items() if k not in ignore} == want:
+            found.add(spec["seed"])
+    return sorted(found)
 
 
 def compare_table(summary: dict[str, Any]) -> str:

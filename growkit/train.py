@@ -21,6 +21,10 @@ TemplateCNN's members one phase each, then grows:
     trainer.fit()
     trainer.grow("mixture", dim="width", coefs="orthogonal", config=after_cfg)
     trainer.fit()
+
+With an `out_dir`, a run is resumable: <stem>.resume.pt holds everything needed to continue
+it exactly (see Trainer), and running the same lines again after an interruption continues
+from it, skipping the fit/new_phase/grow calls already done.
 """
 
 from __future__ import annotations
@@ -39,13 +43,15 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .checkpoint import save_checkpoint, unwrap
+from .checkpoint import MODEL_KINDS, CheckpointError, read_payload, save_checkpoint, unwrap
 from .data import TextCorpus
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .images import ImageDataset
 from .record import Record, json_safe
+from .settings import SettingError, at_least, check_types, positive, within
 
 Data = TextCorpus | ImageDataset
+RESUME_VERSION = 1
 OPTIMIZERS = ("adamw", "sgd")
 
 
@@ -75,12 +81,17 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}.")
-        if self.batch_size < 1 or self.eval_every < 1 or self.eval_batches < 1:
-            raise ValueError("batch_size, eval_every and eval_batches must be >= 1.")
+        check_types(self)
+        at_least(self, 0, "steps", "warmup", "weight_decay", "grad_clip", "schedule_offset",
+                 "momentum")
+        at_least(self, 1, "batch_size", "eval_every", "eval_batches", "schedule_steps")
+        positive(self, "lr", fix=3e-3)
+        within(self, "min_lr_ratio", 0, 1, 0.1)
+        within(self, "beta1", 0, 1, 0.9, open_hi=True)
+        within(self, "beta2", 0, 1, 0.95, open_hi=True)
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+            raise SettingError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}, got "
+                               f"{self.optimizer!r}: e.g. optimizer='adamw'.")
 
     def lr_at(self, step: int) -> float:
         """Linear warmup to lr, then cosine down to lr * min_lr_ratio."""
@@ -102,13 +113,14 @@ def auto_device() -> torch.device:
 
 
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, bool]:
-    """(autocast context, needs a grad scaler): bf16 where the GPU has it, fp16 with a
-    scaler on older GPUs (Colab's T4), fp32 elsewhere (no autocast, no scaler)."""
-    if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return torch.autocast("cuda", dtype=torch.bfloat16), False
-        return torch.autocast("cuda", dtype=torch.float16), True
-    return contextlib.nullcontext(), False
+    """(autocast context, needs a grad scaler): bf16 on GPUs of compute capability >= 8, fp16
+    with a scaler on older GPUs (Colab's T4), fp32 elsewhere (growkit.device.choose decides)."""
+    from .device import choose  # compute capability decides: a T4 emulates bf16 (slowly)
+
+    chosen = choose(device)
+    if chosen.dtype is None:
+        return contextlib.nullcontext(), False
+    return torch.autocast(device.type, dtype=chosen.dtype), chosen.needs_scaler
 
 
 def decays(name: str, p: torch.Tensor) -> bool:
@@ -163,10 +175,10 @@ def interactive() -> bool:
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None):
-    """One updating progress line: tqdm.auto draws a single widget in Jupyter (so an
-    executed notebook keeps one output, not thousands of lines) and a text bar refreshed
-    at most once a second in a terminal. Off in logs and CI unless asked for."""
-    from tqdm.auto import tqdm
+    """One updating text line, refreshed at most once a second, in a terminal and in Jupyter
+    alike (a text bar, not tqdm's widget: a saved notebook then keeps plain text where the
+    bar was, never "Error displaying widget"). Off in logs and CI unless asked for."""
+    from tqdm import tqdm
 
     on = interactive() if enabled is None else enabled
     return tqdm(total=total, desc=desc, disable=not on, mininterval=1.0, leave=False,
@@ -177,19 +189,43 @@ class Trainer:
     def __init__(self, model: nn.Module, data: Data, config: TrainConfig, *,
                  name: str = "run", device: str | torch.device | None = None,
                  out_dir: str | Path | None = None, stem: str | None = None,
-                 progress: bool | None = None, member: int | None = None) -> None:
+                 progress: bool | None = None, member: int | None = None,
+                 checkpoint_every: int | None = None, checkpoint_minutes: float | None = 3.0,
+                 resume: bool = True, init_seed: int | None = None) -> None:
         """`out_dir`: where the record (<stem>.json, rewritten after every evaluation) and
         checkpoints (<stem>.<tag>.pt) go; `stem` defaults to `name`, so a caller can save
-        under e.g. a hash while the record keeps a readable name."""
+        under e.g. a hash while the record keeps a readable name.
+
+        With an `out_dir` the trainer also keeps a resumable checkpoint, <stem>.resume.pt
+        (weights, optimizer, schedule position, every RNG, the record so far): every
+        `checkpoint_every` steps, or every `checkpoint_minutes` of training when that is
+        None, and at every phase's end, growth and new phase. Writing it changes no number.
+        With `resume` (the default) a new Trainer on the same out_dir and stem whose first
+        phase matches continues from it: the caller's fit/new_phase/grow calls that were
+        already done are skipped, and the record comes out identical to an uninterrupted
+        run's (wall_s aside) on a CPU at the same thread count. `finish()` deletes it.
+
+        `init_seed`: the seed that built the model's initial weights, for the record
+        (default: torch.initial_seed(), the last torch.manual_seed)."""
         self.device = torch.device(device) if device is not None else auto_device()
         self.data = data
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = name if stem is None else stem
         self.progress = progress
+        if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or checkpoint_every < 1):
+            raise SettingError(f"checkpoint_every must be a whole number >= 1 or None, got "
+                               f"{checkpoint_every!r}: e.g. checkpoint_every=500.")
+        if checkpoint_minutes is not None and not checkpoint_minutes > 0:
+            raise SettingError(f"checkpoint_minutes must be > 0 or None, got {checkpoint_minutes!r}: "
+                               "e.g. checkpoint_minutes=3.")
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = None if checkpoint_minutes is None else 60.0 * checkpoint_minutes
         # Threads are recorded because on a CPU the same seed gives different numbers at
         # another thread count (floating-point sums split differently).
         self.record = Record(name=name, meta={"device": str(self.device), "seed": config.seed,
+                                              "init_seed": torch.initial_seed() if init_seed is None
+                                              else init_seed,
                                               "threads": torch.get_num_threads(),
                                               "corpus": getattr(data, "name", "?")})
         self.samples = 0  # sequences for a GPT, images for a CNN
@@ -201,28 +237,47 @@ class Trainer:
         # the same batches in the same order, whatever the model.
         self.batch_gen = torch.Generator().manual_seed(config.seed)
         self._start_phase(model, config, optimizer_state=None, member=member)
+        # The caller's phase: fit/new_phase/grow calls of phases an earlier, interrupted
+        # life of this run already did are skipped (see _resume).
+        self._program_phase = 0
+        self._last_save = time.perf_counter()
+        self.resumed_from: Path | None = None
+        if resume and self.out_dir is not None and self.resume_path.exists():
+            self._resume(self.resume_path, model)
 
     # ---- phases ----------------------------------------------------------------------
     def _start_phase(self, model: nn.Module, config: TrainConfig,
                      optimizer_state: dict[str, dict[str, torch.Tensor]] | None,
                      member: int | None = None) -> None:
+        facts = self._setup(model, config, member)
+        if optimizer_state:
+            named = dict(self.model.named_parameters())
+            for pname, state in optimizer_state.items():
+                self.optimizer.state[named[pname]] = {k: v.clone().to(self.device)
+                                                      for k, v in state.items()}
+        self.record.phases.append({
+            "phase": len(self.record.phases), "start_step": self.step,
+            "model": self.model.config.to_dict(), "train": asdict(config),
+            "n_params": unwrap(self.model).n_params(), **facts, **self.forward_options,
+        })
+        self._recent_losses: list[float] = []
+
+    def _setup(self, model: nn.Module, config: TrainConfig, member: int | None) -> dict[str, Any]:
+        """Model, config, a fresh optimizer and the FLOPs of a step for a phase; returns the
+        phase's FLOPs facts for the record."""
         self.model = unwrap(model).to(self.device)
         self.config = config
         # Forward options of this phase: which TemplateCNN member trains before growth.
         self.forward_options: dict[str, Any] = {} if member is None else {"member": member}
         self.phase_step = 0
         self.optimizer = make_optimizer(self.model, config, self.device)
-        if optimizer_state:
-            named = dict(self.model.named_parameters())
-            for pname, state in optimizer_state.items():
-                self.optimizer.state[named[pname]] = {k: v.clone().to(self.device)
-                                                      for k, v in state.items()}
         self.autocast, needs_scaler = autocast_for(self.device)
         # One training path (nanoGPT's idiom): a disabled scaler passes every call through.
         self.scaler = torch.amp.GradScaler("cuda", enabled=needs_scaler)
         # Sequence models (the GPT) have a block size; image models see one sample at a time.
         self.block_size: int | None = getattr(self.model.config, "block_size", None)
         self.tokens_per_sample = self.block_size or 1
+        self._check_data()
         facts: dict[str, Any] = {}
         if hasattr(self.model, "flops_per_token"):
             facts["flops_per_token"] = self.model.flops_per_token(self.block_size)
@@ -232,17 +287,34 @@ class Trainer:
             x, y = self._batch("val", torch.Generator().manual_seed(0))
             self.flops_per_step = training_flops(self.model, x, y, **self.forward_options)
             facts["flops_per_sample"] = self.flops_per_step / config.batch_size
-        self.record.phases.append({
-            "phase": len(self.record.phases), "start_step": self.step,
-            "model": self.model.config.to_dict(), "train": asdict(config),
-            "n_params": unwrap(self.model).n_params(), **facts, **self.forward_options,
-        })
-        self._recent_losses: list[float] = []
+        return facts
+
+    def _check_data(self) -> None:
+        """A text model that fits its corpus: a vocabulary at least the corpus's, and splits
+        longer than one block (torch's own errors for these name neither)."""
+        if self.block_size is None or not isinstance(self.data, TextCorpus):
+            return
+        vocab = getattr(self.model.config, "vocab_size", None)
+        if vocab is not None and vocab < self.data.vocab_size:
+            raise ValueError(f"the model's vocab_size={vocab} is smaller than the {self.data.name} "
+                             f"corpus's {self.data.vocab_size} characters: build it with "
+                             f"vocab_size={self.data.vocab_size} (data.vocab_size).")
+        for split in ("train", "val"):
+            n = len(getattr(self.data, split))
+            if n < self.block_size + 2:
+                raise ValueError(f"the {self.data.name} corpus's {split} split has {n} tokens, fewer "
+                                 f"than one block of block_size={self.block_size} plus one: use a "
+                                 f"longer text or block_size <= {max(1, n - 2)}.")
 
     def new_phase(self, config: TrainConfig, *, member: int | None = None) -> None:
         """Start a new phase on the same model: e.g. MixtureGrowth's second member
         (member=1) after the first. The optimizer starts afresh; the ledger continues."""
+        if self._program_phase < self.phase:  # done before an interruption: resumed past it
+            self._program_phase += 1
+            return
         self._start_phase(self.model, config, optimizer_state=None, member=member)
+        self._program_phase += 1
+        self.save_resumable()
 
     @property
     def phase(self) -> int:
@@ -295,6 +367,8 @@ class Trainer:
     # ---- training ----------------------------------------------------------------------
     def fit(self, steps: int | None = None) -> Trainer:
         """Train the current model for the rest of its phase (or `steps` more steps)."""
+        if self._program_phase < self.phase:  # done before an interruption: resumed past it
+            return self
         cfg = self.config
         end = cfg.steps if steps is None else min(cfg.steps, self.phase_step + steps)
         if self.phase_step == 0 and not self._evaluated_this_phase():
@@ -311,11 +385,21 @@ class Trainer:
             with self.autocast:
                 _, loss = self.model(x, y, **self.forward_options)
             if not torch.isfinite(loss):
-                self._checkpoint("diverged")
+                kept = ""
+                if self.out_dir is not None:
+                    # The weights that gave a non-finite loss, if they are themselves finite;
+                    # never an all-NaN file: the last finite checkpoints stay as they are.
+                    if self._weights_finite():
+                        self._checkpoint("diverged")
+                        kept = f"; the weights that diverged are in {self.stem}.diverged.pt"
+                    finite = [p.name for p in sorted(self.out_dir.glob(f"{self.stem}.*.pt"))
+                              if not p.name.endswith(".diverged.pt")]
+                    if finite:
+                        kept += f"; the last finite checkpoints: {', '.join(finite)}"
                 raise FloatingPointError(
                     f"{self.record.name}: loss became {loss.item()} at step {self.step} "
                     f"(lr={lr:.2e}): lower the learning rate or raise warmup. The record so far "
-                    "is kept" + (f" in {self.out_dir}." if self.out_dir else "."))
+                    "is kept" + (f" in {self.out_dir}{kept}." if self.out_dir else "."))
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
@@ -333,10 +417,18 @@ class Trainer:
             if self.phase_step % cfg.eval_every == 0 or self.phase_step == cfg.steps:
                 entry = self._log_eval()
                 bar.set_postfix(val=f"{entry['val_loss']:.3f}", refresh=False)
+            if self.phase_step < cfg.steps and self._resumable_due():
+                self.save_resumable()
         bar.close()
         if self.phase_step == cfg.steps:
             self._checkpoint(f"phase{self.phase}")
+            self.save_resumable()
         return self
+
+    @property
+    def phase_done(self) -> bool:
+        """The caller's current phase has trained to its end (or was, before an interruption)."""
+        return self._program_phase < self.phase or self.phase_step >= self.config.steps
 
     def _evaluated_this_phase(self) -> bool:
         h = self.record.history
@@ -346,6 +438,96 @@ class Trainer:
         if self.out_dir is not None:
             save_checkpoint(self.out_dir / f"{self.stem}.{tag}.pt", self.model,
                             step=self.step, tokens=self.tokens, flops=self.flops)
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    # ---- resumable checkpoints -----------------------------------------------------------
+    @property
+    def resume_path(self) -> Path:
+        assert self.out_dir is not None
+        return self.out_dir / f"{self.stem}.resume.pt"
+
+    def _resumable_due(self) -> bool:
+        if self.out_dir is None:
+            return False
+        if self.checkpoint_every is not None:
+            return self.phase_step % self.checkpoint_every == 0
+        return (self.checkpoint_seconds is not None
+                and time.perf_counter() - self._last_save >= self.checkpoint_seconds)
+
+    def save_resumable(self) -> Path | None:
+        """Write <stem>.resume.pt atomically: everything a new Trainer needs to continue this
+        run exactly. Reads state only (no RNG draw), so it changes no number. Skipped when
+        the weights are no longer finite: the last finite one is kept."""
+        if self.out_dir is None or not self._weights_finite():
+            return None
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        save_checkpoint(
+            self.resume_path, self.model, resumable=RESUME_VERSION,
+            record=self.record.to_json(), train_config=asdict(self.config),
+            forward_options=dict(self.forward_options), phase_step=self.phase_step,
+            step=self.step, samples=self.samples, tokens=self.tokens, flops=self.flops,
+            recent_losses=list(self._recent_losses), optimizer=self.optimizer.state_dict(),
+            scaler=self.scaler.state_dict(), batch_gen=self.batch_gen.get_state(),
+            torch_rng=torch.get_rng_state(), cuda_rng=cuda,
+            elapsed=time.perf_counter() - self.started)
+        self._last_save = time.perf_counter()
+        return self.resume_path
+
+    def _resume(self, path: Path, model: nn.Module) -> None:
+        """Continue from a resumable checkpoint whose first phase is this trainer's."""
+        payload = read_payload(path)
+        if payload.get("resumable") != RESUME_VERSION:
+            raise CheckpointError(path, "it is not a resumable checkpoint of this growkit version")
+        saved = Record.from_json(payload["record"])
+
+        def identity(rec: Record) -> Any:  # what makes it the same run: its start
+            start = [rec.phases[0] if rec.phases else None,
+                     *(rec.meta.get(k) for k in ("corpus", "seed", "init_seed"))]
+            return json.loads(json.dumps(json_safe(start)))
+
+        if identity(self.record) != identity(saved):
+            print(f"{self.record.name}: not resuming from {path}: it is of another run (other "
+                  "model, data or settings); starting at step 0 (it will be overwritten).",
+                  flush=True)
+            return
+        cls, config_cls = MODEL_KINDS[payload["kind"]]
+        inner = unwrap(model)
+        if type(inner) is cls and inner.config.to_dict() == payload["config"]:
+            restored = inner  # the caller's own model object, as if trained in place
+        else:
+            restored = cls(config_cls(**payload["config"]))
+        restored.load_state_dict(payload["state_dict"])
+        config = TrainConfig(**payload["train_config"])
+        options = payload["forward_options"]
+        self._setup(restored, config, options.get("member"))
+        self.record = saved
+        self.phase_step = payload["phase_step"]
+        self.step, self.samples = payload["step"], payload["samples"]
+        self.tokens, self.flops = payload["tokens"], payload["flops"]
+        self._recent_losses = list(payload["recent_losses"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.batch_gen.set_state(payload["batch_gen"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        self.started = time.perf_counter() - payload["elapsed"]
+        self.resumed_from = path
+        threads = saved.meta.get("threads")
+        if threads is not None and threads != torch.get_num_threads():
+            print(f"{self.record.name}: note: this run began at {threads} threads and continues at "
+                  f"{torch.get_num_threads()}: on a CPU its numbers will differ from an "
+                  "uninterrupted run's.", flush=True)
+        print(f"{self.record.name}: resuming from {path} at step {self.step} (phase {self.phase}, "
+              f"step {self.phase_step} of {config.steps}) instead of step 0.", flush=True)
+
+    def finish(self) -> None:
+        """The run is complete: delete its resumable checkpoint (the phase checkpoints and
+        the record stay)."""
+        if self.out_dir is not None:
+            self.resume_path.unlink(missing_ok=True)
 
     # ---- growth ------------------------------------------------------------------------
     def grow(self, op: str | Operator, *, config: TrainConfig, dim: str = "depth",
@@ -360,6 +542,26 @@ class Trainer:
         so is the learning rate after growth (`config.lr`: MixtureGrowth's official recipe
         continues at a lower one). The grown model trains whole (no member).
         """
+        if self._program_phase < self.phase:  # done before an interruption: resumed past it
+            self._program_phase += 1
+            return self.model
+        # A failed growth leaves the trainer as it was: nothing below is kept unless it all works.
+        before = dict(self.__dict__)
+        lengths = len(self.record.events), len(self.record.phases)
+        try:
+            model = self._grow(op, config=config, dim=dim, factor=factor,
+                               fresh_optimizer=fresh_optimizer, **options)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            del self.record.events[lengths[0]:], self.record.phases[lengths[1]:]
+            raise
+        self._program_phase += 1
+        self.save_resumable()
+        return model
+
+    def _grow(self, op: str | Operator, *, config: TrainConfig, dim: str, factor: float,
+              fresh_optimizer: bool, **options: Any) -> nn.Module:
         old = self.model
         operator = resolve(op, dim, old)
         if operator.needs_data:
@@ -395,8 +597,11 @@ class Trainer:
 
 
 def train(model: nn.Module, data: Data, config: TrainConfig, **kwargs: Any) -> Record:
-    """Train `model` in place for `config.steps` steps and return its run record."""
-    return Trainer(model, data, config, **kwargs).fit().record
+    """Train `model` in place for `config.steps` steps and return its run record (with an
+    out_dir, an interrupted call resumes where it stopped)."""
+    trainer = Trainer(model, data, config, **kwargs).fit()
+    trainer.finish()
+    return trainer.record
 
 
 @torch.no_grad()

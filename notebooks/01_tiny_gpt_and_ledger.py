@@ -13,42 +13,66 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/01_tiny_gpt_and_ledger.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/01_tiny_gpt_and_ledger.ipynb)
 #
 # # The tiny GPT and its compute ledger
 #
-# Every comparison in this course is on **FLOPs**, so first: where a GPT's FLOPs go, how growkit counts them (checked against PyTorch's own counter), and what a bigger model buys for the same compute. The GPT is LLaMA-style (RMSNorm, rotary positions, SwiGLU), in one file: `growkit/gpt.py`.
+# Every comparison in this course is on **FLOPs**, so first: where a GPT's FLOPs go, how growkit counts them (checked against PyTorch's own counter), and what a bigger model buys for the same compute. The GPT is LLaMA-style (RMSNorm, rotary positions, SwiGLU), in one file: [`growkit/gpt.py`](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/growkit/gpt.py).
 #
-# About 7 minutes on 2 CPU cores at the `cpu` preset (three models on one budget; 2 after `00`).
+# About 2 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); three models on one budget, two of them cached by `00`).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again.
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 
 # %%
-# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
+# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
+# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+if "google.colab" in sys.modules:
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            said = [line for line in pip.stderr.splitlines() if line.strip()]
+            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
+                                                      + (f" ({said[-1].strip()})" if said else ""))
+        if tried:
+            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
+                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
+                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
+                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
+                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
+                  "The README's \"Running on Colab\" section has the details.")
 
 # %% tags=["parameters"]
-# Parameters: papermill overrides these (it adds a cell after this one).
-PRESET = "auto"  # "cpu", "gpu" (one GPU), "t4" (Colab's free GPU) or "auto" (from the hardware);
-#                  "smoke": seconds on a CPU, for the regression tests (the numbers mean nothing)
-OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 40}
-SEED = 0
-PROGRESS = True  # one updating progress bar per run
-RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: always train
-RESULTS_DIR = "."  # where this notebook writes its key numbers (results_NN.json)
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (2 CPU cores), "gpu" (one
+#                  GPU), "t4" (Colab's free GPU); "smoke" shrinks it to seconds (a check that it runs, no results)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
+SEED = 0  # another seed, another random start: how much do the numbers move?
+PROGRESS = True  # a progress line while a run trains
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_01.json)
 
 # %%
-from growkit import Study, plots
+from growkit import Study, course, plots
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-print(study.describe())
+course.begin(study.preset, study.describe())
 
 # %% [markdown]
 # ## FLOPs per token
@@ -144,7 +168,8 @@ for smaller, bigger in zip(records, records[1:]):
                        "share_of_budget": None if at is None else at / study.budget_flops})
     when = ("never, on this budget" if at is None
             else f"after {at:.3g} FLOPs ({at / study.budget_flops:.0%} of the budget)")
-    print(f"{bigger.name} gets ahead of {smaller.name} for good: {when}")
+    crossovers[-1]["text"] = f"{bigger.name} gets ahead of {smaller.name} for good: {when}."
+    print(crossovers[-1]["text"])
 
 # %% [markdown]
 # ## The ledger
@@ -161,6 +186,15 @@ for rec in records:
 from growkit.record import write_json
 from growkit.study import run_numbers
 
+best_run = min(records, key=lambda r: r.final_val_loss)
+verdict = course.words(
+    f"On one budget of {study.budget_flops:.3g} FLOPs the lowest final loss is {best_run.name}'s "
+    f"({best_run.final_val_loss:.4f} nats/char, {best_run.tokens_per_param:.0f} tok/param). "
+    + " ".join(c["text"] for c in crossovers)
+    + f" The FLOPs formula matches PyTorch's counter to within {max(abs(m['ratio'] - 1) for m in ledger):.1%}.",
+    study.preset)
+print(verdict)
 results = {"preset": study.preset, "budget_flops": study.budget_flops, "flops_per_token": ledger,
-           "breakdown": parts, "runs": [run_numbers(r) for r in records], "crossovers": crossovers}
+           "breakdown": parts, "runs": [run_numbers(r) for r in records], "crossovers": crossovers,
+           "verdict": {"text": verdict}}
 print("wrote", write_json(f"{RESULTS_DIR}/results_01.json", results))

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/02_depth_growth.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/02_depth_growth.ipynb)
 #
 # # Depth growth: the four operators ↑
 #
@@ -26,37 +26,61 @@
 #
 # At ~1.1B parameters the paper found G_stack +49%, G_learn +49%, G_zero +47%, G_random −26%; and that stacking the whole model beats interpolation and partial stacking, and that function preservation is not what makes it work. Here: the same at tiny scale.
 #
-# About 25 minutes on 2 CPU cores at the `cpu` preset (11 runs; fewer with cached runs).
+# About 13 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 11 runs, some cached by `00`).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again.
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 
 # %%
-# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
+# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
+# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+if "google.colab" in sys.modules:
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            said = [line for line in pip.stderr.splitlines() if line.strip()]
+            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
+                                                      + (f" ({said[-1].strip()})" if said else ""))
+        if tried:
+            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
+                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
+                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
+                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
+                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
+                  "The README's \"Running on Colab\" section has the details.")
 
 # %% tags=["parameters"]
-# Parameters: papermill overrides these (it adds a cell after this one).
-PRESET = "auto"  # "cpu", "gpu" (one GPU), "t4" (Colab's free GPU) or "auto" (from the hardware);
-#                  "smoke": seconds on a CPU, for the regression tests (the numbers mean nothing)
-OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 40}
-SEED = 0
-PROGRESS = True  # one updating progress bar per run
-RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: always train
-RESULTS_DIR = "."  # where this notebook writes its key numbers (results_NN.json)
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (2 CPU cores), "gpu" (one
+#                  GPU), "t4" (Colab's free GPU); "smoke" shrinks it to seconds (a check that it runs, no results)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
+SEED = 0  # another seed, another random start: how much do the numbers move?
+PROGRESS = True  # a progress line while a run trains
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_02.json)
 ABLATION = True  # also stacking vs interpolation vs partial stacking
 
 # %%
-from growkit import Study, plots
+from growkit import Study, course, plots
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-print(study.describe())
+course.begin(study.preset, study.describe())
 
 # %%
 variants = study.operators("depth", cfg.factor)
@@ -88,8 +112,23 @@ if ablation_rows:
 
 # %%
 from growkit.record import write_json
+from growkit.speedup import pct
 
+verdict = course.words(
+    "Depth operators, speedup over scratch in FLOPs: "
+    + ", ".join(f"{r.name} {pct(r.speedup_flops, 1, r.reached_before_growth)}" for r in rows) + ". "
+    + study.verdict(rows[0])
+    + ("" if not ablation_rows else " Layer order at one factor: "
+       + ", ".join(f"{r.name} {pct(r.speedup_flops, 1, r.reached_before_growth)}" for r in ablation_rows)
+       + ("" if study.scratch.final_val_loss < ablation_rows[0].small_val_loss else
+          f" (but {ablation_rows[0].small} beats the target trained from scratch: at this budget these say "
+          "nothing about growth)") + "."),
+    study.preset)
+print(verdict)
+
+# %%
 results = study.summary()
+results["verdict"] = {"text": verdict}
 results["operators"] = {r.op: r.to_dict() for r in rows}
 results["ablation"] = {r.options["order"]: r.to_dict() for r in ablation_rows}
 print("wrote", write_json(f"{RESULTS_DIR}/results_02.json", results))

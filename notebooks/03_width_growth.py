@@ -13,50 +13,74 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/03_width_growth.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/03_width_growth.ipynb)
 #
 # # Width growth: the four operators →
 #
 # Growing in width: `n_embd`, the heads and the MLP hidden units all grow by the factor (head size kept), from a model of the target's depth at 1/g of its width, which has about 1/g² of its block parameters (at g = 2 about the depth operators' 1/4).
 #
 # - **G_direct**: every unit duplicated and its outgoing weights split among the copies (Net2WiderNet); exactly preserving.
-# - **G_zero**: new units with zero outgoing weights, exactly preserving (with RMSNorm rescaled; see `growkit/grow/width.py`).
+# - **G_zero**: new units with zero outgoing weights, exactly preserving (with RMSNorm rescaled; see [`growkit/grow/width.py`](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/growkit/grow/width.py)).
 # - **G_random**: new weights freshly initialised.
 # - **G_learn**: LiGO's learned width expansion, trained briefly.
 #
 # In the paper every width operator lost to scratch (G_direct −0.7%, G_zero −18%, G_random −14%, G_learn −15%) while depth stacking won. Does width lose here too?
 #
-# About 15 minutes on 2 CPU cores at the `cpu` preset (fewer with cached runs from `02`).
+# About 11 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 7 runs, some cached by `02`).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again.
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 
 # %%
-# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
+# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
+# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+if "google.colab" in sys.modules:
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            said = [line for line in pip.stderr.splitlines() if line.strip()]
+            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
+                                                      + (f" ({said[-1].strip()})" if said else ""))
+        if tried:
+            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
+                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
+                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
+                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
+                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
+                  "The README's \"Running on Colab\" section has the details.")
 
 # %% tags=["parameters"]
-# Parameters: papermill overrides these (it adds a cell after this one).
-PRESET = "auto"  # "cpu", "gpu" (one GPU), "t4" (Colab's free GPU) or "auto" (from the hardware);
-#                  "smoke": seconds on a CPU, for the regression tests (the numbers mean nothing)
-OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 40}
-SEED = 0
-PROGRESS = True  # one updating progress bar per run
-RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: always train
-RESULTS_DIR = "."  # where this notebook writes its key numbers (results_NN.json)
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (2 CPU cores), "gpu" (one
+#                  GPU), "t4" (Colab's free GPU); "smoke" shrinks it to seconds (a check that it runs, no results)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
+SEED = 0  # another seed, another random start: how much do the numbers move?
+PROGRESS = True  # a progress line while a run trains
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_03.json)
 WIDTH_FACTOR = 2  # must divide the target's heads
 
 # %%
-from growkit import Study, Variant, plots
+from growkit import Study, Variant, course, plots
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-print(study.describe())
+course.begin(study.preset, study.describe())
 
 # %%
 variants = study.operators("width", WIDTH_FACTOR)
@@ -93,6 +117,7 @@ answer = {
              f"scratch's final loss and {'loses' if loses else 'does NOT lose'} to depth growth"
              f"{' (as in the paper).' if loses and not beats_scratch else '.'}"),
 }
+answer["text"] = course.words(answer["text"], study.preset)
 print(answer["text"])
 
 # %%

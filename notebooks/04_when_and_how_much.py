@@ -13,45 +13,69 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/04_when_and_how_much.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/04_when_and_how_much.ipynb)
 #
 # # When to grow, and by how much
 #
 # Two knobs: the **growth timing** (how much of the budget the small model gets before growth, d in tokens) and the **growth factor** g. The paper found g = 4 best and fitted a guideline for d: `log10(d) = 0.88·log10(N) + 163.27/log10(C) − 5.74` (N target parameters, C FLOPs budget). Here: the speedup surface over both knobs at tiny scale, and what the guideline asks for at these sizes.
 #
-# About 15 minutes on 2 CPU cores at the `cpu` preset (a 3 × 2 sweep).
+# About 11 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); a 3 × 2 sweep).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again.
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 
 # %%
-# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
+# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
+# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+if "google.colab" in sys.modules:
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            said = [line for line in pip.stderr.splitlines() if line.strip()]
+            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
+                                                      + (f" ({said[-1].strip()})" if said else ""))
+        if tried:
+            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
+                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
+                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
+                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
+                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
+                  "The README's \"Running on Colab\" section has the details.")
 
 # %% tags=["parameters"]
-# Parameters: papermill overrides these (it adds a cell after this one).
-PRESET = "auto"  # "cpu", "gpu" (one GPU), "t4" (Colab's free GPU) or "auto" (from the hardware);
-#                  "smoke": seconds on a CPU, for the regression tests (the numbers mean nothing)
-OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 40}
-SEED = 0
-PROGRESS = True  # one updating progress bar per run
-RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: always train
-RESULTS_DIR = "."  # where this notebook writes its key numbers (results_NN.json)
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (2 CPU cores), "gpu" (one
+#                  GPU), "t4" (Colab's free GPU); "smoke" shrinks it to seconds (a check that it runs, no results)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
+SEED = 0  # another seed, another random start: how much do the numbers move?
+PROGRESS = True  # a progress line while a run trains
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_04.json)
 FRACTIONS = [0.1, 0.25, 0.5]  # share of the FLOPs budget spent before growth
 FACTORS = [2, 4]  # growth factors g (each must divide the target's depth)
 OP = "stack"
 
 # %%
-from growkit import Study, plots
+from growkit import Study, course, plots
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-print(study.describe())
+course.begin(study.preset, study.describe())
 
 # %%
 variants = study.grid(OP, "depth", FRACTIONS, FACTORS)
@@ -64,13 +88,14 @@ from growkit.study import best
 print(study.table(rows))
 # For each growth factor, the growth point with the largest speedup among those that reached
 # scratch's final loss (None: none did).
-best_by_factor = {}
+best_by_factor, sentences = {}, []
 for g in sorted({r.factor for r in rows}):
     top = best([r for r in rows if r.factor == g])
     best_by_factor[f"{g:g}"] = (None if top is None else
                                 {"grow_fraction": top.grow_fraction, "speedup_flops": top.speedup_flops})
-    print(f"g = {g:g}: " + ("no growth point reached scratch's loss" if top is None else
-          f"best at {top.grow_fraction:.0%} of the budget ({top.speedup_flops:+.0%})"))
+    sentences.append(f"growth factor {g:g}: " + ("no growth point reached scratch's loss" if top is None else
+                     f"best grown at {top.grow_fraction:.0%} of the budget ({top.speedup_flops:+.0%})"))
+    print(sentences[-1])
 
 # %%
 top = best(rows)
@@ -118,7 +143,12 @@ fig = plots.plot_guideline(points, 80.0, cfg.factor)
 # %%
 from growkit.record import write_json
 
+verdict = course.words(
+    "; ".join(sentences).capitalize() + f". The paper's timing guideline fits in the budget only for targets above "
+    f"~{break_even:.2g} parameters (at 80 tok/param): at these sizes it cannot be followed.", study.preset)
+print(verdict)
 results = study.summary()
+results["verdict"] = {"text": verdict}
 results["surface"] = [{k: r.to_dict()[k] for k in ("factor", "grow_fraction", "speedup_flops", "speedup_tokens",
                                                    "reason", "tokens_per_param", "val_loss")} for r in rows]
 results["best"] = best_by_factor

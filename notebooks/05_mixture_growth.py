@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/05_mixture_growth.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/05_mixture_growth.ipynb)
 #
 # # MixtureGrowth: widening a CNN from its own templates
 #
@@ -21,40 +21,66 @@
 #
 # Here, on one FLOPs budget: MixtureGrowth with four choices of new coefficients, three ways of widening a plain CNN (random new weights, zero new fan-out, Net2Wider copies), the full-width net from scratch, and **the half-width net alone** (growth has to beat it too).
 #
-# About 30 minutes per seed on one CPU core at the `cpu` preset (fashion-mnist, nine runs).
+# About 19 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); fashion-mnist, nine runs, one seed).
 #
 # Presets: `cpu` (fashion-mnist, a WRN-10-1), `gpu` and `t4` (CIFAR-10, a WRN-16-4; downloaded once by torchvision). `smoke` shrinks everything to seconds on scikit-learn's digits for the regression tests; its numbers mean nothing.
 
 # %%
-# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
+# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
+# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+if "google.colab" in sys.modules:
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            said = [line for line in pip.stderr.splitlines() if line.strip()]
+            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
+                                                      + (f" ({said[-1].strip()})" if said else ""))
+        if tried:
+            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
+                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
+                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
+                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
+                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
+                  "The README's \"Running on Colab\" section has the details.")
 
 # %% tags=["parameters"]
-# Parameters: papermill overrides these (it adds a cell after this one).
-PRESET = "auto"  # "cpu" (fashion-mnist), "gpu" or "t4" (CIFAR-10, downloaded once) or "auto" (from the hardware);
-#                  "smoke": seconds on scikit-learn's digits, for the regression tests (the numbers mean nothing)
-OVERRIDES = {}  # any growkit.mixture_study.MixtureConfig field, e.g. {"epochs": 1}
-SEEDS = [0]  # the closing table of the issue used [0, 1, 2]
-RUNS = None  # None: all nine runs; or a list, e.g. ["scratch", "small", "mixture-orthogonal", "net2wider"]
-PROGRESS = True  # one updating progress bar per run
-RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: a temporary folder
-RESULTS_DIR = "."  # where this notebook writes its key numbers (results_05.json)
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (fashion-mnist), "gpu" or "t4"
+#                  (CIFAR-10, downloaded once); "smoke" shrinks it to seconds on digits (a check, no results)
+OVERRIDES = {}  # any growkit.mixture_study.MixtureConfig field, e.g. {"epochs": 1} for a quicker budget
+SEEDS = [0]  # more seeds, e.g. [0, 1, 2], give a mean ± spread (the README's table used three)
+RUNS = None  # None: all nine runs; or some, e.g. ["scratch", "small", "mixture-orthogonal", "net2wider"]
+PROGRESS = True  # a progress line while a run trains
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused; None: a temporary folder
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_05.json)
 
 # %%
 import tempfile
 
-from growkit import load_images, mixture_study, plots
+from growkit import course, load_images, mixture_study, plots
+from growkit.study import pick_preset
 
-cfg = mixture_study.preset(PRESET, seeds=SEEDS, **({"runs": RUNS} if RUNS else {}), **OVERRIDES)
+chosen = PRESET if PRESET in mixture_study.PRESETS else pick_preset(PRESET)  # 'auto': from the hardware
+cfg = mixture_study.preset(chosen, seeds=SEEDS, **({"runs": RUNS} if RUNS else {}), **OVERRIDES)
 data = load_images(cfg.data, augment=cfg.augment)
 out = RUNS_DIR or tempfile.mkdtemp()
-print(mixture_study.describe(cfg, data))
+course.begin(chosen, mixture_study.describe(cfg, data))
 
 # %% [markdown]
 # ## Template layers
@@ -115,11 +141,12 @@ fig = plots.plot_accuracy_bars(summary)
 
 # %%
 answer = mixture_study.verdict(summary)
+answer["text"] = course.words(answer["text"], chosen)
 print(answer["text"])
 
 # %%
 from growkit.record import write_json
 
-results = {"preset": PRESET, "description": mixture_study.describe(cfg, data),
+results = {"preset": chosen, "description": mixture_study.describe(cfg, data),
            "rows": summary["rows"], "verdict": answer, "preservation": preservation}
 print("wrote", write_json(f"{RESULTS_DIR}/results_05.json", results))

@@ -13,46 +13,71 @@
 # ---
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/growkit/growkit/blob/main/notebooks/06_explorer.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/06_explorer.ipynb)
 #
 # # Explorer: grow it yourself
 #
 # Pick an operator, a direction, a factor and a growth point, press **train and overlay**, and watch the run's loss-versus-FLOPs curve appear over the earlier ones, beside the scratch run and the small model alone (the first press trains those two, once). The readout gives each run's speedup and tokens per parameter.
 #
-# On a CPU each run takes minutes at the `cpu` preset. For snappier exploration lower the budget, e.g. `OVERRIDES = {"tokens_per_param": 20}`, and watch the small-model-alone reference: at a few tokens per parameter the target stops deserving its size.
+# Runs already finished (by `00`, or by an earlier session) are read from `RUNS_DIR` and shown at once. On a CPU a new run takes about 2 minutes at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks)). For snappier exploration lower the budget, e.g. `OVERRIDES = {"tokens_per_param": 20}`, and watch the small-model-alone reference: at a few tokens per parameter the target stops deserving its size.
 #
 # Headless (papermill, `WIDGETS = False`) the notebook trains the runs in `RUNS` instead and shows the same plot and table: widgets would wait for a person forever.
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again.
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 
 # %%
-# On Colab, install growkit first (elsewhere it is already there: `make lab`).
+# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
+# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
+# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "growkit @ git+https://github.com/growkit/growkit"], check=True)
+if "google.colab" in sys.modules:
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            said = [line for line in pip.stderr.splitlines() if line.strip()]
+            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
+                                                      + (f" ({said[-1].strip()})" if said else ""))
+        if tried:
+            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
+                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
+                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
+                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
+                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
+                  "The README's \"Running on Colab\" section has the details.")
 
 # %% tags=["parameters"]
-# Parameters: papermill overrides these (it adds a cell after this one).
-PRESET = "auto"  # "cpu", "gpu" (one GPU), "t4" (Colab's free GPU) or "auto" (from the hardware);
-#                  "smoke": seconds on a CPU, for the regression tests (the numbers mean nothing)
-OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 40}
-SEED = 0
-PROGRESS = True  # one updating progress bar per run
-RUNS_DIR = "runs/course"  # finished runs are cached here, shared by the notebooks; None: always train
-RESULTS_DIR = "."  # where this notebook writes its key numbers (results_NN.json)
-WIDGETS = True  # False: no widgets; train RUNS and show the result (headless runs)
-RUNS = [{"op": "stack", "dim": "depth", "factor": 4}, {"op": "zero", "dim": "width", "factor": 2}]
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (2 CPU cores), "gpu" (one
+#                  GPU), "t4" (Colab's free GPU); "smoke" shrinks it to seconds (a check that it runs, no results)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
+SEED = 0  # another seed, another random start: how much do the numbers move?
+PROGRESS = True  # a progress line while a run trains
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_06.json)
+WIDGETS = True  # True: buttons to explore with; False: no buttons, train RUNS and show them
+RUNS = [{"op": "stack", "dim": "depth", "factor": 4}, {"op": "zero", "dim": "width", "factor": 2}]  # shown at
+#       start when already finished (with widgets), or trained (without)
 
 # %%
-from growkit import Study
+from growkit import Study, course
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-print(study.describe())
+course.begin(study.preset, study.describe())
 
 # %%
 from IPython.display import display
@@ -61,6 +86,7 @@ from growkit.explorer import Explorer
 
 explorer = Explorer(study)
 if WIDGETS:
+    explorer.show_cached(RUNS)  # finished runs from RUNS_DIR, shown at once (nothing trains)
     display(explorer.widget())
 else:
     for run in RUNS:
@@ -73,7 +99,14 @@ else:
 
 # %%
 from growkit.record import write_json
+from growkit.speedup import pct
 
+rows = explorer.rows()
+verdict = course.words("Explored: " + (", ".join(f"{r.name} {pct(r.speedup_flops, 1, r.reached_before_growth)}"
+                                                 for r in rows) if rows else "nothing yet") + ". "
+                       + (study.verdict(rows[0]) if rows else ""), study.preset)
+print(verdict)
 results = study.summary()
-results["explored"] = [row.to_dict() for row in explorer.rows()]
+results["verdict"] = {"text": verdict}
+results["explored"] = [row.to_dict() for row in rows]
 print("wrote", write_json(f"{RESULTS_DIR}/results_06.json", results))

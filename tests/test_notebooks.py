@@ -121,6 +121,12 @@ def test_notebook_runs_headless_without_flooding(name, execute):
     # stream output grows long, and the executed notebook stays small (figures included).
     assert all(o.text.count("\n") < 60 for o in streams)
     assert run.notebook.stat().st_size < 3_000_000
+    # A smoke run says so in the notebook's own output, and gives no tuning advice.
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "SMOKE RUN" in text and "raise tokens_per_param" not in text.lower()
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    verdicts = [v["text"] for v in run.results.values() if isinstance(v, dict) and isinstance(v.get("text"), str)]
+    assert verdicts and all(v.startswith("[smoke run") for v in verdicts), verdicts
     print(f"{name}: {run.wall_s:.1f} s")
 
 
@@ -146,6 +152,108 @@ def test_every_notebook_has_badge_colab_install_and_one_parameters_cell(name):
     if name in COURSE:
         for param in ("PRESET =", "RESULTS_DIR =", "RUNS_DIR ="):
             assert param in tagged[0].source
+
+
+# ---- the Colab entry path, made from pyproject.toml (tools/colab.py) -------------------------
+
+def colab_tool():
+    course_tool()  # puts tools/ on sys.path
+    import colab
+
+    return colab
+
+
+def test_badges_install_cells_and_file_links_are_made_from_pyproject():
+    colab = colab_tool()
+    assert colab.stale() == [], "run `python tools/colab.py` after changing pyproject.toml's version or Repository"
+    release = colab.Release.from_pyproject()
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        assert f"({release.colab_url(name)})" in nb.cells[0].source  # opens the release's own notebook
+        assert f"({release.colab_url(name)})" in readme
+        install = next(c for c in nb.cells if c.cell_type == "code").source
+        assert install.startswith(colab.INSTALL_MARK) and f'GROWKIT = "{release.pip_source}"' in install
+        assert f"@v{release.version}" in release.pip_source  # the tag of this very version
+        # Every link to a repository file points at this repository at this release.
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for link in colab.FILE_LINK.findall(text):
+            assert link == release.file_url()
+    for name, path in [("01_tiny_gpt_and_ledger", "growkit/gpt.py"), ("03_width_growth", "growkit/grow/width.py")]:
+        assert f"]({release.file_url(path)})" in (NOTEBOOKS / f"{name}.py").read_text()
+
+
+def run_install_cell(monkeypatch, capsys, source: str) -> str:
+    import importlib.metadata
+    import types
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    exec(compile(source, "install-cell", "exec"), {})  # raises if the cell would show a traceback
+    return capsys.readouterr().out
+
+
+def test_the_install_cell_explains_a_failed_install_in_one_paragraph(monkeypatch, capsys, tmp_path):
+    colab = colab_tool()
+    release = colab.Release.from_pyproject()
+    install = next(c for c in nbformat.read(NOTEBOOKS / "00_quick_start.ipynb", as_version=4).cells
+                   if c.cell_type == "code").source
+    missing = tmp_path / f"growkit-{release.version}-py3-none-any.whl"  # an upload that never happened
+    out = run_install_cell(monkeypatch, capsys, install.replace(release.pip_source, str(missing)))
+    assert out.count("\n") == 1 and "Traceback" not in out  # one paragraph
+    assert f"pip install {missing}" in out and "which failed" in out  # what it tried
+    assert "your fork" in out and ".whl" in out and "GROWKIT" in out  # how to point it elsewhere
+
+
+def test_the_install_cell_says_when_the_repository_is_still_the_placeholder(monkeypatch, capsys):
+    import subprocess
+
+    colab = colab_tool()
+    release = colab.Release.from_pyproject()
+    install = next(c for c in nbformat.read(NOTEBOOKS / "06_explorer.ipynb", as_version=4).cells
+                   if c.cell_type == "code").source
+    placeholder = install.replace(release.pip_source, f"git+https://github.com/{colab.PLACEHOLDER}/growkit@v1")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran on the placeholder"))
+    out = run_install_cell(monkeypatch, capsys, placeholder)
+    assert out.count("\n") == 1 and "placeholder" in out and "your fork" in out
+    # Off Colab the cell does nothing at all.
+    monkeypatch.delitem(sys.modules, "google.colab")
+    exec(compile(install, "install-cell", "exec"), {})
+    assert capsys.readouterr().out == ""
+
+
+def test_the_placeholder_owner_can_never_be_a_github_account():
+    colab = colab_tool()
+    # GitHub user names are letters, digits and single hyphens: an underscore is never one.
+    assert "_" in colab.PLACEHOLDER
+
+
+def test_one_glossary_defines_the_course_words():
+    terms = ["nats/char", "1L×48", "stack↑×4", "tok/param", "Δloss@growth", "small alone", "speedup", "\\*"]
+    glossary = nbformat.read(NOTEBOOKS / "00_quick_start.ipynb", as_version=4)
+    cell = next(c.source for c in glossary.cells if "## Words used in this course" in c.source)
+    for term in terms:
+        assert f"**{term}**" in cell, term
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    assert "## Glossary" in readme
+    for name in NAMES:
+        if name not in ("00_quick_start", "05_mixture_growth"):
+            assert "README.md#glossary" in (NOTEBOOKS / f"{name}.py").read_text(), name
+
+
+def test_time_estimates_come_from_the_readme_s_measured_table():
+    import re
+
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    for name in NAMES:
+        row = next(line for line in readme.splitlines() if f"| `{name}` |" in line)
+        measured = re.search(r"(\d+(?:\.\d+)?) min", row.rsplit("|", 2)[-2]).group(1)
+        said = re.search(r"[Aa]bout (\d+(?:\.\d+)?) minutes", (NOTEBOOKS / f"{name}.py").read_text())
+        assert said and said.group(1) == measured, f"{name}: the notebook says {said and said.group(1)} min, " \
+                                                   f"the README's measured table {measured}"
 
 
 def test_every_notebook_is_a_jupytext_pair():

@@ -1,3 +1,4 @@
+import errno
 import json
 
 import pytest
@@ -56,3 +57,37 @@ def test_atomic_writes_leave_the_old_file_when_a_write_fails(tmp_path):
         f.write(b"half a new fi")
         raise RuntimeError("killed mid-write")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+class FullDisk:
+    """A file whose writes fail as on a full disk."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_a_full_disk_is_named_and_leaves_the_old_file(tmp_path, monkeypatch, tiny_gpt):
+    import growkit.record as record_module
+
+    Record(name="old").save(tmp_path / "r.json")
+    save_checkpoint(tmp_path / "m.pt", tiny_gpt)
+    before = (tmp_path / "m.pt").read_bytes()
+    monkeypatch.setattr(record_module, "open", lambda p, m: FullDisk(open(p, m)), raising=False)
+    with pytest.raises(OSError, match=r"r\.json: the disk is full.*free disk space and re-run"):
+        Record(name="new").save(tmp_path / "r.json")
+    with pytest.raises(OSError, match=r"m\.pt: .*free disk space and re-run"):
+        save_checkpoint(tmp_path / "m.pt", tiny_gpt)
+    assert Record.load(tmp_path / "r.json").name == "old" and (tmp_path / "m.pt").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "r.json"]  # no temp file left

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from growkit import GPT, GPTConfig, Record, TrainConfig, Trainer, train
+from growkit.checkpoint import load_checkpoint
 
 
 def small_config(**kw):
@@ -69,7 +70,41 @@ def test_divergence_is_a_clear_error_and_keeps_the_record(corpus, tmp_path):
         model.lm_head.weight.fill_(math.inf)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         train(model, corpus, small_config(steps=3), out_dir=tmp_path, name="d", progress=False)
-    assert (tmp_path / "d.json").exists() and (tmp_path / "d.diverged.pt").exists()
+    # The record is kept; weights that are not finite are never written as a checkpoint.
+    assert (tmp_path / "d.json").exists() and not (tmp_path / "d.diverged.pt").exists()
+
+
+def test_divergence_keeps_finite_weights_only(corpus, tmp_path):
+    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=16))
+    with torch.no_grad():  # finite weights whose logits overflow: the loss is not finite
+        model.lm_head.weight.fill_(3e38)
+    with pytest.raises(FloatingPointError, match="diverged.pt"):
+        train(model, corpus, small_config(steps=3), out_dir=tmp_path, name="d", progress=False)
+    kept, _ = load_checkpoint(tmp_path / "d.diverged.pt")
+    assert all(torch.isfinite(p).all() for p in kept.parameters())
+
+
+def test_a_failed_growth_leaves_the_trainer_as_it_was(tiny_gpt, corpus):
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=4, eval_every=2), progress=False)
+    trainer.fit()
+    state = (trainer.model, trainer.optimizer, trainer.config, trainer.tokens, trainer.flops,
+             trainer.phase_step, len(trainer.record.phases), len(trainer.record.events))
+    with pytest.raises(ValueError):  # G_learn with a bad option fails inside the operator
+        trainer.grow("learn", factor=2, steps=-1, config=small_config(steps=2))
+    with pytest.raises(TypeError):
+        trainer.grow("stack", factor=True, config=small_config(steps=2))
+    assert state == (trainer.model, trainer.optimizer, trainer.config, trainer.tokens, trainer.flops,
+                     trainer.phase_step, len(trainer.record.phases), len(trainer.record.events))
+    assert trainer.fit().model is tiny_gpt and trainer.record.phases[-1]["model"]["n_layer"] == 2
+
+
+def test_the_record_states_the_seed_of_the_initial_weights(corpus):
+    torch.manual_seed(123)
+    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    assert Trainer(model, corpus, small_config(steps=1), progress=False).record.meta["init_seed"] == 123
+    assert Trainer(model, corpus, small_config(steps=1), progress=False,
+                   init_seed=7).record.meta["init_seed"] == 7
 
 
 def test_same_seed_same_run(corpus):
@@ -101,6 +136,9 @@ def test_stem_names_the_files_while_the_record_keeps_its_name(tiny_gpt, corpus, 
     trainer = Trainer(tiny_gpt, corpus, small_config(steps=2, eval_every=2), name="stack↑×2",
                       out_dir=tmp_path, stem="3f2a", progress=False)
     trainer.fit()
+    # The resumable checkpoint stays until the run is declared finished (train() does).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3f2a.json", "3f2a.phase0.pt", "3f2a.resume.pt"]
+    trainer.finish()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["3f2a.json", "3f2a.phase0.pt"]
     assert Record.load(tmp_path / "3f2a.json").name == "stack↑×2"
 

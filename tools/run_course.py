@@ -20,6 +20,7 @@ import base64
 import html
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -33,6 +34,17 @@ from typing import Any
 from growkit.speedup import pct
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# The kernel, started by this interpreter: figures at 150 dpi (legible at full page width), and
+# without the log lines a course run does not need: ipykernel's warning that its local TCP
+# sockets are unencrypted, and the "KeyboardInterrupt caught in kernel" it logs when it is shut
+# down after a successful run. Errors in cells still reach the notebooks (and the page).
+KERNEL_QUIET = ("without encryption", "KeyboardInterrupt caught")
+KERNEL_BOOT = (
+    "import logging; from traitlets.config import Config; c = Config(); "
+    "c.InlineBackend.rc = {'figure.dpi': 150}; "
+    f"logging.getLogger('IPKernelApp').addFilter(lambda r: not any(q in r.getMessage() for q in {KERNEL_QUIET!r})); "
+    "from ipykernel.kernelapp import launch_new_instance; launch_new_instance(config=c)"
+)
 
 
 @dataclass
@@ -43,6 +55,7 @@ class Executed:
     wall_s: float
     figures: list[str]
     error: str | None = None
+    captions: list[str] | None = None  # one per figure
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -61,7 +74,7 @@ def this_python_kernel() -> Iterator[str]:
         spec = Path(root) / "kernels" / "python3"
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "argv": [sys.executable, "-c", KERNEL_BOOT, "-f", "{connection_file}"],
             "display_name": "Python 3 (growkit)", "language": "python"}))
         before = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = os.pathsep.join([root, *([before] if before else [])])
@@ -72,6 +85,18 @@ def this_python_kernel() -> Iterator[str]:
                 os.environ.pop("JUPYTER_PATH", None)
             else:
                 os.environ["JUPYTER_PATH"] = before
+
+
+def check_preset(preset: str) -> str:
+    """The preset, if every notebook knows it; a ValueError before anything runs otherwise."""
+    from growkit.mixture_study import PRESETS as IMAGE_PRESETS
+    from growkit.study import PRESETS
+
+    known = sorted(set(PRESETS) & set(IMAGE_PRESETS)) + ["auto"]
+    if preset not in known:
+        raise ValueError(f"unknown preset {preset!r}: the course runs at one of {', '.join(known)} "
+                         "(lower case; 'auto' picks from the hardware).")
+    return preset
 
 
 def course_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
@@ -107,18 +132,61 @@ def title_of(nb: Any) -> str:
     return ""
 
 
-def save_figures(nb: Any, folder: Path, stem: str) -> list[str]:
-    """Every PNG the notebook drew, as files (paths relative to the course folder)."""
+# What each of growkit's figures shows, for its caption on the summary page.
+FIGURES = {
+    "plot_study": "Validation loss against training FLOPs: scratch (black), the small model alone (grey, "
+                  "dashed) and the grown runs; the arrow runs from where scratch reaches its final loss to "
+                  "where the grown run does (the speedup).",
+    "plot_records": "Validation loss against training FLOPs, one line per model trained alone on the budget.",
+    "plot_speedups": "Speedup over scratch in FLOPs, one bar per grown run, tokens per parameter at each bar; "
+                     "hatched grey: the small model alone; diamonds: the paper's number (~1.1B parameters).",
+    "plot_surface": "Speedup over scratch for each growth point (share of the budget before growth) and "
+                    "growth factor.",
+    "plot_guideline": "The paper's growth-timing guideline at this course's sizes: the share of the budget it "
+                      "asks the small model to train for, against the target's size.",
+    "plot_image_runs": "Validation accuracy against training FLOPs, every way of widening the CNN.",
+    "plot_accuracy_bars": "Test accuracy of each run on one FLOPs budget.",
+    "figure": "The explorer's overlay: validation loss against FLOPs of every run explored, with scratch "
+              "and the small model alone.",
+}
+FIGURE_CALL = re.compile(r"\b(plot_\w+|\.figure)\(")
+
+
+def captions_of(source: str) -> list[str]:
+    """One caption per figure a cell's source draws, in order: what the figure shows, and the
+    title the cell gave it."""
+    calls = list(FIGURE_CALL.finditer(source))
+    out = []
+    for i, call in enumerate(calls):
+        name = call.group(1).lstrip(".")
+        if name not in FIGURES:
+            continue
+        rest = source[call.end(): calls[i + 1].start() if i + 1 < len(calls) else len(source)]
+        title = re.search(r'title=f?"([^"{]*)(\{?)', rest)
+        text = FIGURES[name]
+        if title:
+            # An f-string's title up to its first field, without the clause the field ends.
+            words = title.group(1).rsplit(",", 1)[0] if title.group(2) else title.group(1)
+            if words.strip(" ,"):
+                text = f"“{words.strip(' ,')}”. {text}"
+        out.append(text)
+    return out
+
+
+def save_figures(nb: Any, folder: Path, stem: str) -> tuple[list[str], list[str]]:
+    """Every PNG the notebook drew, as files (paths relative to the course folder), and a
+    caption for each."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[str] = []
+    captions: list[str] = []
     for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            png = output.get("data", {}).get("image/png")
-            if png:
-                path = folder / f"{stem}-{len(paths) + 1}.png"
-                path.write_bytes(base64.b64decode(png))
-                paths.append(f"{folder.name}/{path.name}")
-    return paths
+        known = captions_of(cell.source) if cell.cell_type == "code" else []
+        for k, output in enumerate(o for o in cell.get("outputs", []) if o.get("data", {}).get("image/png")):
+            path = folder / f"{stem}-{len(paths) + 1}.png"
+            path.write_bytes(base64.b64decode(output["data"]["image/png"]))
+            paths.append(f"{folder.name}/{path.name}")
+            captions.append(known[k] if k < len(known) else "A figure from the notebook.")
+    return paths, captions
 
 
 def execute(notebook: Path, out: Path, preset: str, kernel: str | None = None) -> Executed:
@@ -127,6 +195,9 @@ def execute(notebook: Path, out: Path, preset: str, kernel: str | None = None) -
     from nbconvert import HTMLExporter
 
     target = out / notebook.name
+    # Nothing of an earlier run may pass for this one's: a failure leaves no stale numbers.
+    for old in [target.with_suffix(".html"), *out.glob(f"results_{notebook.stem[:2]}*.json")]:
+        old.unlink(missing_ok=True)
     start = time.perf_counter()
     status, error = "ok", None
     try:
@@ -136,13 +207,14 @@ def execute(notebook: Path, out: Path, preset: str, kernel: str | None = None) -
         status, error = "failed", "".join(traceback.format_exception_only(type(exc), exc))[-2000:]
     wall = time.perf_counter() - start
     figures: list[str] = []
+    captions: list[str] = []
     title = notebook.stem
     if target.exists():
         nb = nbformat.read(target, as_version=4)
         title = title_of(nb) or title
-        figures = save_figures(nb, out / "figures", notebook.stem[:2])
+        figures, captions = save_figures(nb, out / "figures", notebook.stem[:2])
         write_atomic(target.with_suffix(".html"), HTMLExporter().from_notebook_node(nb)[0])
-    return Executed(notebook.stem, title, status, wall, figures, error)
+    return Executed(notebook.stem, title, status, wall, figures, error, captions)
 
 
 # ---- the summary page -------------------------------------------------------------------------
@@ -157,12 +229,16 @@ def rows_table(results: dict[str, Any]) -> str:
         body = [[r["name"], f"{r['val_loss']:.4f}", f"{r['tokens_per_param']:.0f}", f"{r['flops']:.3g}"]
                 for r in rows]
     elif "test_acc_mean" in rows[0]:
-        head = ["run", "test accuracy", "± (seeds)", "FLOPs / budget", "images/param"]
-        body = [[r["run"], f"{100 * r['test_acc_mean']:.2f}%", f"{100 * r['test_acc_std']:.2f}",
+        seeds = max(len(r.get("seeds") or [0]) for r in rows)
+        spread = seeds > 1  # one seed has no spread: no column of ± 0.00
+        head = ["run", "test accuracy", *(["± (std over seeds)"] if spread else []), "FLOPs / budget",
+                "images/param"]
+        body = [[r["run"], f"{100 * r['test_acc_mean']:.2f}%",
+                 *([f"{100 * r['test_acc_std']:.2f}"] if spread else []),
                  f"{r['flops'] / r['budget_flops']:.3f}", f"{r['samples_per_param']:.1f}"] for r in rows]
     else:
-        head = ["run", "val loss", "speedup (FLOPs)", "speedup (tokens)", "tokens/param",
-                "small alone", "beats small alone"]
+        head = ["run", "val loss (nats/char)", "speedup in FLOPs", "speedup in tokens", "tok/param",
+                "small alone (val loss)", "beats small alone"]
         body = [[r["name"], f"{r['val_loss']:.4f}",
                  pct(r["speedup_flops"], 0, r.get("reached_before_growth", False)),
                  pct(r["speedup_tokens"]),
@@ -177,47 +253,85 @@ def rows_table(results: dict[str, Any]) -> str:
     return f"<table><tr>{cells}</tr>{lines}</table>"
 
 
-def verdicts(results: dict[str, Any]) -> list[str]:
-    """The sentences the notebooks conclude with, where they saved one."""
+def verdicts(results: dict[str, Any], preset: str) -> list[str]:
+    """The sentences the notebooks conclude with (every course notebook saves one); at smoke
+    marked as meaningless and without tuning advice, whatever wrote them."""
+    from growkit.course import words
+
     found = []
     for value in results.values():
         if isinstance(value, dict) and isinstance(value.get("text"), str):
-            found.append(value["text"])
+            text = value["text"]
+            found.append(text if text.startswith("[smoke run") else words(text, preset))
     if results.get("description"):
         found.insert(0, results["description"])
     return found
 
 
+SMOKE_BANNER = ("<p class='smoke'><b>Smoke run: every number on this page is meaningless.</b> The smoke "
+                "preset shrinks each notebook to seconds to check that the course runs; its models are far "
+                "too small and too briefly trained to say anything about growth, so read no verdict below as "
+                "a result, and tune nothing from it. Run <code>make demo</code> (the cpu preset) for real "
+                "numbers.</p>")
+GLOSSARY = ("<p class='words'>How to read it (the README's glossary has every word): each <b>speedup</b> is "
+            "C_scratch / C_run − 1, the FLOPs scratch needs to reach its own final validation loss over "
+            "what the run needs, minus one; <b>never</b>: the run never got there; <b>*</b> marks a speedup "
+            "the small phase earned alone, before growth. <b>small alone</b> is the small model trained "
+            "on the same budget, which growth has to beat too. <b>tok/param</b>: tokens trained on per "
+            "parameter; losses are in <b>nats/char</b>; <b>1L×48</b> is 1 block of width 48.</p>")
+
+
 def page(executed: list[Executed], out: Path, preset: str) -> str:
-    parts = [f"<h1>growkit course, executed headless</h1><p>preset <b>{html.escape(preset)}</b>"
-             f"{' (numbers mean nothing at this size)' if preset == 'smoke' else ''}; total wall time "
-             f"{sum(e.wall_s for e in executed) / 60:.1f} min. Each speedup is C_scratch / C_run − 1 in "
-             "FLOPs to reach scratch's final validation loss; 'small alone' is the small model trained "
-             "on the same budget, which growth has to beat too; * marks a speedup the small phase earned alone, "
-             "before growth.</p><ul>"]
+    smoke = preset == "smoke"
+    parts = [f"<h1>growkit course, executed headless{' — SMOKE RUN' if smoke else ''}</h1>",
+             SMOKE_BANNER if smoke else "",
+             f"<p>preset <b>{html.escape(preset)}</b>; total wall time "
+             f"{sum(e.wall_s for e in executed) / 60:.1f} min.</p>", GLOSSARY, "<ul>"]
     for e in executed:
-        parts.append(f"<li><a href='#{e.name}'>{html.escape(e.name)}</a>: {e.status}, {e.wall_s:.0f} s</li>")
+        parts.append(f"<li><a href='#{e.name}'>{html.escape(e.name)}</a>: "
+                     f"<span class='{e.status}'>{e.status}</span>, {e.wall_s:.0f} s</li>")
     parts.append("</ul>")
     for e in executed:
         results_path = out / f"results_{e.name[:2]}.json"
         results = json.loads(results_path.read_text()) if results_path.exists() else {}
+        links = []  # only to files that exist: a failed notebook may have neither
+        if (out / f"{e.name}.html").exists():
+            links.append(f"<a href='{e.name}.html'>the executed notebook</a>"
+                         + (" (partial: where it stopped)" if e.status != "ok" else ""))
+        if results_path.exists():
+            links.append(f"<a href='{results_path.name}'>its numbers</a>")
         parts.append(f"<h2 id='{e.name}'>{html.escape(e.name)}: {html.escape(e.title)}</h2>"
-                     f"<p>{e.status}, {e.wall_s:.0f} s. <a href='{e.name}.html'>the executed notebook</a>"
-                     f" · <a href='{results_path.name}'>its numbers</a></p>")
+                     f"<p><span class='{e.status}'>{e.status}</span>, {e.wall_s:.0f} s"
+                     f"{'. ' + ' · '.join(links) if links else '. It left no notebook and no numbers.'}</p>")
         if e.error:
             parts.append(f"<pre class='error'>{html.escape(e.error)}</pre>")
-        parts += [f"<p>{html.escape(t)}</p>" for t in verdicts(results)]
+        said = verdicts(results, preset)
+        if said:
+            parts.append("<div class='verdict'>" + "".join(f"<p>{html.escape(t)}</p>" for t in said) + "</div>")
+        elif e.status == "ok":
+            parts.append("<p class='verdict'>(This notebook saved no verdict in words.)</p>")
         parts.append(rows_table(results))
-        parts += [f"<img src='{f}' alt='{html.escape(e.name)} figure'>" for f in e.figures]
-    style = ("body{font-family:sans-serif;max-width:70em;margin:auto;padding:1em}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
-             "text-align:right}img{max-width:48%;margin:4px}.error{color:#a00}")
+        captions = e.captions or []
+        for k, f in enumerate(e.figures):
+            caption = captions[k] if k < len(captions) else ""
+            parts.append(f"<figure><a href='{f}' target='_blank' title='open full size'>"
+                         f"<img src='{f}' alt='{html.escape(caption or e.name)}'></a><figcaption>"
+                         f"<b>Figure {e.name[:2]}.{k + 1}</b> {html.escape(caption)} "
+                         "<i>(click to enlarge)</i></figcaption></figure>")
+    style = ("body{font-family:sans-serif;font-size:17px;line-height:1.45;max-width:64em;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+             "text-align:right}figure{margin:1.5em 0}img{width:100%;height:auto;border:1px solid #ddd}"
+             "figcaption{font-size:15px;color:#333}.error,.failed{color:#a00}.ok{color:#070}"
+             ".smoke{background:#fff3cd;border:2px solid #c90;padding:.6em 1em}"
+             ".verdict{background:#f4f8ff;border-left:4px solid #48c;padding:.2em 1em}"
+             ".words{font-size:15px;color:#333}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>growkit course</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
 def run_course(out: str | Path = "outputs/course", preset: str = "cpu", only: list[str] | None = None,
                folder: Path = NOTEBOOKS) -> list[Executed]:
+    check_preset(preset)  # before any notebook starts
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     executed: list[Executed] = []
@@ -237,12 +351,16 @@ def run_course(out: str | Path = "outputs/course", preset: str = "cpu", only: li
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/run_course.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu", help="smoke, cpu, gpu, t4 or auto")
+    parser.add_argument("--preset", default="cpu", help="smoke, cpu, gpu, t4 or auto (checked before anything runs)")
     parser.add_argument("--smoke", action="store_true", help="the same as --preset smoke")
     parser.add_argument("--only", nargs="+", default=None, metavar="NN", help="notebooks whose names start so")
     parser.add_argument("--out", default="outputs/course")
     args = parser.parse_args(argv)
     preset = "smoke" if args.smoke else args.preset
+    try:
+        check_preset(preset)
+    except ValueError as err:
+        parser.error(str(err))  # exit 2, before any notebook starts
     t0 = time.perf_counter()
     executed = run_course(args.out, preset=preset, only=args.only)
     failed = [e.name for e in executed if e.status != "ok"]

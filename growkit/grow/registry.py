@@ -145,6 +145,7 @@ def grow_with_sources(model: nn.Module, op: str | Operator, *, dim: str = "depth
     """Like `grow`, but also returns where each new parameter came from. `op` is a name
     or an Operator from `resolve` (whose own dim then applies)."""
     operator = resolve(op, dim, model)
+    check_factor(model, operator, factor)
     if factor < 1:
         raise ValueError(f"growth factor must be >= 1, got {factor}: a model cannot grow smaller.")
     if operator.integer_factor and float(factor) != int(factor):
@@ -153,6 +154,32 @@ def grow_with_sources(model: nn.Module, op: str | Operator, *, dim: str = "depth
             f"use e.g. factor={max(1, round(factor))}."
         )
     return operator.fn(model, factor=int(factor) if operator.integer_factor else factor, **options)
+
+
+# The most parameters a growth may create: ~8 GB of float32 weights, more than any machine
+# growkit targets trains (a factor of a million would otherwise allocate until memory runs out).
+MAX_GROWN_PARAMS = 2_000_000_000
+
+
+def check_factor(model: nn.Module, operator: Operator, factor: object) -> None:
+    """A factor is a finite number (not a bool) whose grown model stays under
+    MAX_GROWN_PARAMS: in depth about factor x the parameters, in width factor**2 x."""
+    import math
+    import numbers
+
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not math.isfinite(factor):
+        raise TypeError(f"growth factor must be a finite number such as 2, got {factor!r} "
+                        f"({type(factor).__name__}).")
+    if factor < 1:
+        return  # the caller's own message
+    n = sum(p.numel() for p in model.parameters())
+    estimate = n * (factor if operator.dim == "depth" else factor ** 2)
+    if estimate > MAX_GROWN_PARAMS:
+        most = int(MAX_GROWN_PARAMS / n) if operator.dim == "depth" else int((MAX_GROWN_PARAMS / n) ** 0.5)
+        raise ValueError(f"factor={factor} in {operator.dim} would grow this {n:,}-parameter model to "
+                         f"about {estimate:.3g} parameters, more than growkit's limit of "
+                         f"{MAX_GROWN_PARAMS:.3g} (MAX_GROWN_PARAMS): use a factor of at most "
+                         f"{max(1, most)}, e.g. factor=2.")
 
 
 def grow(model: nn.Module, op: str | Operator, *, dim: str = "depth", factor: float = 2,
