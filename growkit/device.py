@@ -37,7 +37,8 @@ class DeviceChoice:
         return f"{self.name}{cap}: preset '{self.preset}', {precision}"
 
 
-def default_device() -> torch.device:
+def auto_device() -> torch.device:
+    """cuda > mps > cpu: the device a Trainer uses unless told otherwise."""
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -47,7 +48,7 @@ def default_device() -> torch.device:
 
 def choose(device: str | torch.device | None = None) -> DeviceChoice:
     """The preset and the training precision for `device` (default: this machine's)."""
-    device = default_device() if device is None else torch.device(device)
+    device = auto_device() if device is None else torch.device(device)
     if device.type == "cuda":
         capability = tuple(torch.cuda.get_device_capability(device))
         name = torch.cuda.get_device_name(device)

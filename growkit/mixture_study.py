@@ -36,6 +36,7 @@ import torch
 
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, preset_config
 from .cnn import PRESETS as CNN_SHAPES
+from .device import auto_device
 from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
 from .images import ImageDataset, load_images
@@ -43,7 +44,7 @@ from .record import Record
 from .settings import SettingError, at_least, check_types, positive, require, within
 from .speedup import pct, speedup
 from .study import RunCache, pick_preset, seeds_in, text_table
-from .train import TrainConfig, Trainer, accuracy, auto_device, training_flops
+from .train import TrainConfig, Trainer, accuracy, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
 RUNS = ("scratch", "small", *(f"mixture-{c}" for c in COEF_VARIANTS), *BASELINES)

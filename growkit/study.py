@@ -39,13 +39,14 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .data import load_text
+from .device import auto_device, choose
 from .gpt import GPT, GPTConfig
 from .grow import Operator, resolve
 from .grow.width import narrowed_config
 from .record import Record, json_safe
 from .settings import SettingError, at_least, check_types, positive, require, within
 from .speedup import pct, speedup
-from .train import TrainConfig, Trainer, auto_device, interactive
+from .train import TrainConfig, Trainer, interactive
 
 # ---- settings ---------------------------------------------------------------------------------
 
@@ -145,9 +146,7 @@ def pick_preset(name: str = "auto") -> str:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)} or 'auto'.")
         return name
-    from .device import choose  # compute capability decides, not is_bf16_supported (True on a T4)
-
-    return choose().preset
+    return choose().preset  # compute capability decides, not is_bf16_supported (True on a T4)
 
 
 def preset(name: str = "auto", **overrides: Any) -> StudyConfig:

@@ -45,6 +45,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .checkpoint import MODEL_KINDS, CheckpointError, read_payload, save_checkpoint, unwrap
 from .data import TextCorpus
+from .device import auto_device, choose
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .images import ImageDataset
 from .record import Record, json_safe
@@ -104,20 +105,10 @@ class TrainConfig:
         return floor + 0.5 * (self.lr - floor) * (1 + math.cos(math.pi * progress))
 
 
-def auto_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, bool]:
     """(autocast context, needs a grad scaler): bf16 on GPUs of compute capability >= 8, fp16
     with a scaler on older GPUs (Colab's T4), fp32 elsewhere (growkit.device.choose decides)."""
-    from .device import choose  # compute capability decides: a T4 emulates bf16 (slowly)
-
-    chosen = choose(device)
+    chosen = choose(device)  # compute capability decides: a T4 emulates bf16 (slowly)
     if chosen.dtype is None:
         return contextlib.nullcontext(), False
     return torch.autocast(device.type, dtype=chosen.dtype), chosen.needs_scaler

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from growkit.record import atomic_write_text
 from growkit.speedup import pct
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -56,13 +57,6 @@ class Executed:
     figures: list[str]
     error: str | None = None
     captions: list[str] | None = None  # one per figure
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file + rename: a kill mid-write keeps the previous page."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @contextmanager
@@ -213,7 +207,7 @@ def execute(notebook: Path, out: Path, preset: str, kernel: str | None = None) -
         nb = nbformat.read(target, as_version=4)
         title = title_of(nb) or title
         figures, captions = save_figures(nb, out / "figures", notebook.stem[:2])
-        write_atomic(target.with_suffix(".html"), HTMLExporter().from_notebook_node(nb)[0])
+        atomic_write_text(target.with_suffix(".html"), HTMLExporter().from_notebook_node(nb)[0])
     return Executed(notebook.stem, title, status, wall, figures, error, captions)
 
 
@@ -342,9 +336,9 @@ def run_course(out: str | Path = "outputs/course", preset: str = "cpu", only: li
             print(f"{notebook.stem}: {e.status} in {e.wall_s:.0f} s", flush=True)
             executed.append(e)
             # After every notebook: a kill keeps the page of what finished.
-            write_atomic(out / "course.json", json.dumps(
+            atomic_write_text(out / "course.json", json.dumps(
                 {"preset": preset, "notebooks": [asdict(x) for x in executed]}, indent=1))
-            write_atomic(out / "index.html", page(executed, out, preset))
+            atomic_write_text(out / "index.html", page(executed, out, preset))
     return executed
 
 
