@@ -188,8 +188,9 @@ class Explorer:
             except Exception as err:  # shown to the person, not raised into a callback
                 readout.value = f"<b>error:</b> {html.escape(str(err))}"
             finally:
-                go.disabled = False
+                # Draw before re-enabling: an enabled button means the plot on show is final.
                 draw()
+                go.disabled = False
 
         def on_clear(_: Any) -> None:
             self.shown.clear()

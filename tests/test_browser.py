@@ -212,7 +212,8 @@ def test_notebook_00_and_the_explorer_in_jupyterlab(playwright_api, browser, lab
     expect(button).to_be_disabled(timeout=10_000)  # while it trains: no second click
     page.wait_for_selector(".widget-html-content pre:has-text('zero↑×4')", timeout=120_000)
     expect(button).to_be_enabled(timeout=10_000)  # again once the run is overlaid
-    assert page.locator(".widget-output img").count() >= 1
+    # The redraw clears the output before the new figure arrives: wait for it, don't sample.
+    widget_plot.first.wait_for(timeout=30_000)
     assert_clean(page)
     page.locator(".widget-output img").first.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "lab-06-explorer.png"))
