@@ -4,6 +4,8 @@
     python -m growkit compare --preset cpu --set grow_fraction=0.4 --set factor=2
     python -m growkit mixture --preset cpu --seeds 0 1 2 --out runs/mixture
 
+    torchrun --nproc_per_node 4 -m growkit compare --preset gpu   # 4 GPUs (growkit.distributed)
+
 The course itself runs headless with `make demo` (tools/run_course.py).
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import mixture_study, study
+from . import distributed, mixture_study, study
 from .checkpoint import CheckpointError
 from .record import Record, RecordError, atomic_write_text, json_safe
 from .settings import SettingError, parse_setting
@@ -45,7 +47,20 @@ def setting_parser(config: type) -> Any:
 def check_folder(out: Path, settings: dict[str, Any], flag: str) -> None:
     """Refuse to write a summary over one of other settings: a folder's summary describes
     one configuration. (Its runs/ may hold any number: each run's files are named by a hash
-    of everything that determines it, so configurations never overwrite each other.)"""
+    of everything that determines it, so configurations never overwrite each other.) Under
+    torchrun rank 0 looks and every rank stops or goes on with it."""
+    problem = None
+    if distributed.is_main():
+        try:
+            _check_folder(out, settings, flag)
+        except SystemExit as e:
+            problem = str(e.code)
+    problem = distributed.broadcast(problem)
+    if problem is not None:
+        raise SystemExit(problem)
+
+
+def _check_folder(out: Path, settings: dict[str, Any], flag: str) -> None:
     path = out / "summary.json"
     if not path.exists():
         return
@@ -72,9 +87,13 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def summary_lock(out: Path) -> Iterator[None]:
     """One writer of a folder's summary at a time: processes running seeds into one folder
-    each write it after their own runs, and the last one sees every seed."""
+    each write it after their own runs, and the last one sees every seed. (Under torchrun
+    rank 0 is the writer; the other ranks go through the same steps without the lock.)"""
     from filelock import FileLock
 
+    if not distributed.is_main():
+        yield
+        return
     out.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out / ".summary.lock")):
         yield
@@ -88,7 +107,7 @@ def listing_runs_on_failure(out: Path) -> Iterator[None]:
     except SettingError:
         raise  # refused before training: the folder is left as it was
     except (ValueError, ArithmeticError, KeyError, TypeError) as e:
-        if (out / "runs").is_dir():
+        if (out / "runs").is_dir() and distributed.is_main():
             list_runs(out, e)
             print(f"error: the summary failed; {out / 'summary.txt'} lists the runs in {out / 'runs'}.",
                   file=sys.stderr)
@@ -123,6 +142,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         study.compare(cfg, out / "runs", progress=args.progress)  # trains this process's seeds
         with summary_lock(out):  # read again: seeds other processes finished meanwhile join
             summary = study.compare(cfg, out / "runs", progress=False)
+            if not distributed.is_main():
+                return 0  # rank 0 writes and prints for every rank
             write_summary(out, summary)
             plot_compare(summary["records"], out / "compare.png")
     print(summary["table"])
@@ -146,6 +167,8 @@ def cmd_mixture(args: argparse.Namespace) -> int:
         mixture_study.run(cfg, out / "runs", progress=args.progress)  # trains this process's seeds
         with summary_lock(out):  # read again: seeds other processes finished meanwhile join
             summary = mixture_study.run(cfg, out / "runs", progress=False)
+            if not distributed.is_main():
+                return 0  # rank 0 writes and prints for every rank
             write_summary(out, summary)
     print(summary["table"])
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; records in {out / 'runs'}/, "
@@ -174,10 +197,18 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--runs", nargs="+", default=None, choices=mixture_study.RUNS)
         p.set_defaults(func=func)
     args = parser.parse_args(argv)
+    # Under torchrun (WORLD_SIZE set) every rank joins one process group and trains each run
+    # together, data parallel; rank 0 alone writes and prints.
+    started = not distributed.initialized() and distributed.init_from_env()
+    if not distributed.is_main():
+        args.progress = False
     try:
         return args.func(args)
     except (SettingError, RecordError, CheckpointError) as e:  # the rule or the file: no traceback
         parser.exit(2, f"{parser.prog} {args.command}: error: {e}\n")
+    finally:
+        if started:
+            distributed.shutdown()
 
 
 if __name__ == "__main__":

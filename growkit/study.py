@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from . import distributed
 from .checkpoint import load_checkpoint
 from .data import load_text
 from .device import auto_device, choose
@@ -293,7 +294,12 @@ class RunCache:
     a run another one is training wait and then read the finished record, so seeds can run
     in parallel processes into one folder. Delete the folder to retrain. The MixtureGrowth
     study shares it. `readonly`: find finished runs only (get raises NotCached). `prune`:
-    once a run has finished keep only its final phase's checkpoint."""
+    once a run has finished keep only its final phase's checkpoint.
+
+    Under torchrun every rank asks for the same runs in the same order and trains each one
+    together; rank 0 alone looks in the folder, holds the lock and writes, and shares what
+    it found, so the ranks never disagree on whether a run is there (another process may
+    finish one between two ranks' looks)."""
 
     def __init__(self, folder: str | Path | None, *, readonly: bool = False,
                  prune: bool = False) -> None:
@@ -329,7 +335,7 @@ class RunCache:
         out_dir/stem.resume.pt). `prune`: keep only the final phase's checkpoint once done
         (None: the cache's setting)."""
         spec = json_safe(spec)
-        record = self.find(spec)
+        record = self._found(spec)
         if record is None:
             if self.readonly:
                 raise NotCached(name)
@@ -337,11 +343,31 @@ class RunCache:
         record.name = name  # the same run may be asked for under another name
         return record
 
+    def _found(self, spec: dict[str, Any]) -> Record | None:
+        """find(spec) as rank 0 sees it, on every rank (one process: find(spec))."""
+        if not distributed.active():
+            return self.find(spec)
+        seen = distributed.broadcast(self._find_json(spec) if distributed.is_main() else None)
+        return None if seen is None else Record.from_json(seen)
+
+    def _find_json(self, spec: dict[str, Any]) -> str | None:
+        record = self.find(spec)
+        return None if record is None else record.to_json()
+
     def _train_locked(self, spec: dict[str, Any], name: str,
                       train: Callable[[Path | None, str], Record], prune: bool) -> Record:
         key = self.key(spec)
         if self.folder is None:
             return self._finish(train(None, key), spec, key, prune)
+        if not distributed.is_main():
+            # Rank 0 takes the lock and looks again (another process may have finished the
+            # run while it waited); the others follow its finding, train alongside it into
+            # the folder (the Trainer writes nothing off rank 0) and wait for its writes.
+            record = self._found(spec)
+            if record is None:
+                record = self._finish(train(self.folder, key), spec, key, prune)
+                distributed.barrier()
+            return record
         from filelock import FileLock, Timeout
 
         created = not self.folder.exists()
@@ -358,13 +384,14 @@ class RunCache:
                   "train the same run into it at once.", flush=True)
             lock = None
         try:
-            record = self.find(spec)  # finished by the process we waited for
+            record = self._found(spec)  # finished by the process we waited for
             if record is None:
                 # Temporary files of a write that a kill cut short (this run's, and the lock
                 # says no one else is writing them).
                 for tmp in self.folder.glob(f".{key}.*.tmp"):
                     tmp.unlink(missing_ok=True)
                 record = self._finish(train(self.folder, key), spec, key, prune)
+                distributed.barrier()  # the other ranks see the finished record from here on
         except LookupError:
             # A caller that only reads (e.g. the explorer) refused to train: leave no trace.
             if lock is not None and not list(self.folder.glob(f"{key}.*[!k]")):
@@ -379,7 +406,7 @@ class RunCache:
 
     def _finish(self, record: Record, spec: dict[str, Any], key: str, prune: bool) -> Record:
         record.meta["cache_spec"] = spec
-        if self.folder is not None:
+        if self.folder is not None and distributed.is_main():
             record.save(self.folder / f"{key}.json")
             (self.folder / f"{key}.resume.pt").unlink(missing_ok=True)
             if prune:
@@ -578,7 +605,12 @@ class Study:
         return small_config(self.target, variant.dim, variant.factor)
 
     def _spec(self, **spec: Any) -> dict[str, Any]:
-        return {**spec, "corpus": self.cfg.corpus, "seed": self.seed, "device": auto_device().type}
+        spec = {**spec, "corpus": self.cfg.corpus, "seed": self.seed, "device": auto_device().type}
+        if distributed.world_size() > 1:
+            # Its own hash: its numbers differ from one process's in the last digits. (Not
+            # there for one process, so the runs of every earlier cache keep their names.)
+            spec["world_size"] = distributed.world_size()
+        return spec
 
     # ---- the runs -----------------------------------------------------------------------------
     @property
@@ -820,7 +852,9 @@ def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | Non
     rows = {s: study.run([variant])[0] for s, study in studies.items()}
     # Seeds other processes finished into the same folder with the same settings join the
     # summary (read, never trained here): one process per seed still gives one summary.
-    for s in sorted(set(seeds_in(cache_dir, cfg.settings())) - set(studies)):
+    # (Rank 0's list under torchrun: every rank must ask the cache for the same runs.)
+    others = distributed.broadcast(seeds_in(cache_dir, cfg.settings()))
+    for s in sorted(set(others) - set(studies)):
         other = Study(cfg, s, progress=False, cache_dir=cache_dir, readonly=True)
         try:
             rows[s] = other.run([variant])[0]

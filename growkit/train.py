@@ -33,6 +33,7 @@ import contextlib
 import copy
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -43,9 +44,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import distributed
 from .checkpoint import MODEL_KINDS, CheckpointError, read_payload, save_checkpoint, unwrap
 from .data import TextCorpus
-from .device import auto_device, choose
+from .device import choose
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .images import ImageDataset
 from .record import Record, json_safe
@@ -112,6 +114,33 @@ def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManage
     if chosen.dtype is None:
         return contextlib.nullcontext(), False
     return torch.autocast(device.type, dtype=chosen.dtype), chosen.needs_scaler
+
+
+def compile_by_default(device: torch.device, setting: bool | None = None) -> bool:
+    """Whether a Trainer compiles: `setting` if given, else GROWKIT_COMPILE=1/0 if set, else
+    on for CUDA only. On the course's 2-core CPU compiling (about 20-30 s a model shape, a
+    few with a warm cache) makes the 4-block model's steps about 1.5x faster but the 1-block
+    model's none, and a course run is a minute or two: no clear gain, and eager keeps the
+    course's published numbers (tools/bench.py measures it on any machine)."""
+    if setting is not None:
+        return setting
+    env = os.environ.get("GROWKIT_COMPILE", "").strip().lower()
+    if env in ("1", "true", "yes", "on"):
+        return True
+    if env in ("0", "false", "no", "off"):
+        return False
+    if env:
+        raise SettingError(f"GROWKIT_COMPILE must be 1 or 0, got {env!r}: e.g. GROWKIT_COMPILE=0.")
+    return device.type == "cuda"
+
+
+def compiled(module: nn.Module) -> nn.Module:
+    """torch.compile with static shapes (each model shape its own kernels, never a dynamic
+    graph after a shape change) and room for the many shapes one study trains."""
+    import torch._dynamo
+
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    return torch.compile(module, dynamic=False)
 
 
 def decays(name: str, p: torch.Tensor) -> bool:
@@ -182,7 +211,8 @@ class Trainer:
                  out_dir: str | Path | None = None, stem: str | None = None,
                  progress: bool | None = None, member: int | None = None,
                  checkpoint_every: int | None = None, checkpoint_minutes: float | None = 3.0,
-                 resume: bool = True, init_seed: int | None = None) -> None:
+                 resume: bool = True, init_seed: int | None = None,
+                 compile: bool | None = None, nan_check_every: int = 10) -> None:
         """`out_dir`: where the record (<stem>.json, rewritten after every evaluation) and
         checkpoints (<stem>.<tag>.pt) go; `stem` defaults to `name`, so a caller can save
         under e.g. a hash while the record keeps a readable name.
@@ -197,8 +227,18 @@ class Trainer:
         run's (wall_s aside) on a CPU at the same thread count. `finish()` deletes it.
 
         `init_seed`: the seed that built the model's initial weights, for the record
-        (default: torch.initial_seed(), the last torch.manual_seed)."""
-        self.device = torch.device(device) if device is not None else auto_device()
+        (default: torch.initial_seed(), the last torch.manual_seed).
+
+        `compile`: train through torch.compile (recompiled once after growth; evaluation
+        stays eager). None: the GROWKIT_COMPILE environment variable (1/0) if set, else on
+        for CUDA only (see `compile_by_default`). A compiler that fails falls back to eager
+        with a one-line note. The record's phase says `compiled` and `compile_s`.
+
+        `nan_check_every`: per-step losses stay on the device, and whether they are finite
+        is checked every this many steps (and before every evaluation and checkpoint): one
+        host sync per check instead of two per step. A divergence names its step either way."""
+        # Under torchrun each rank trains on its own GPU (cuda:LOCAL_RANK).
+        self.device = torch.device(device) if device is not None else distributed.device()
         self.data = data
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -210,6 +250,13 @@ class Trainer:
         if checkpoint_minutes is not None and not checkpoint_minutes > 0:
             raise SettingError(f"checkpoint_minutes must be > 0 or None, got {checkpoint_minutes!r}: "
                                "e.g. checkpoint_minutes=3.")
+        if isinstance(nan_check_every, bool) or not isinstance(nan_check_every, int) or nan_check_every < 1:
+            raise SettingError(f"nan_check_every must be a whole number >= 1, got {nan_check_every!r}: "
+                               "e.g. nan_check_every=10.")
+        if compile not in (None, True, False):
+            raise SettingError(f"compile must be True, False or None (auto), got {compile!r}.")
+        self.compile_setting = compile
+        self.nan_check_every = nan_check_every
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = None if checkpoint_minutes is None else 60.0 * checkpoint_minutes
         # Threads are recorded because on a CPU the same seed gives different numbers at
@@ -218,6 +265,8 @@ class Trainer:
                                               "init_seed": torch.initial_seed() if init_seed is None
                                               else init_seed,
                                               "threads": torch.get_num_threads(),
+                                              # processes that shared each global batch (torchrun)
+                                              "world_size": distributed.world_size(),
                                               "corpus": getattr(data, "name", "?")})
         self.samples = 0  # sequences for a GPT, images for a CNN
         self.tokens = 0  # every token a GPT saw; for images, the images
@@ -233,7 +282,8 @@ class Trainer:
         self._program_phase = 0
         self._last_save = time.perf_counter()
         self.resumed_from: Path | None = None
-        if resume and self.out_dir is not None and self.resume_path.exists():
+        # Rank 0 decides (it wrote the file); every rank then reads it and resumes alike.
+        if resume and self.out_dir is not None and distributed.broadcast(self.resume_path.exists()):
             self._resume(self.resume_path, model)
 
     # ---- phases ----------------------------------------------------------------------
@@ -256,12 +306,26 @@ class Trainer:
     def _setup(self, model: nn.Module, config: TrainConfig, member: int | None) -> dict[str, Any]:
         """Model, config, a fresh optimizer and the FLOPs of a step for a phase; returns the
         phase's FLOPs facts for the record."""
+        distributed.check_batch(config.batch_size)  # before anything changes
         self.model = unwrap(model).to(self.device)
         self.config = config
         # Forward options of this phase: which TemplateCNN member trains before growth.
         self.forward_options: dict[str, Any] = {} if member is None else {"member": member}
         self.phase_step = 0
         self.optimizer = make_optimizer(self.model, config, self.device)
+        # What trains: the model itself, or under torchrun a DDP wrapper around it (rebuilt
+        # here at every phase and growth, on every rank). self.model stays the plain model:
+        # parameter names (optimizer state carried across growth), checkpoints, evaluation.
+        # A TemplateCNN training one member leaves the other's coefficients unused.
+        self.engine = distributed.wrap(self.model,
+                                       find_unused_parameters=bool(self.forward_options))
+        # torch.compile on top, lazily: the phase's first step compiles (timed there, and a
+        # compiler that fails falls back to eager). A new model (growth) compiles anew.
+        self.compiled = compile_by_default(self.device, self.compile_setting)
+        if self.compiled:
+            self.engine = compiled(self.engine)
+        self._compile_pending = self.compiled
+        self._pending_losses: list[torch.Tensor] = []  # this window's losses, on the device
         self.autocast, needs_scaler = autocast_for(self.device)
         # One training path (nanoGPT's idiom): a disabled scaler passes every call through.
         self.scaler = torch.amp.GradScaler("cuda", enabled=needs_scaler)
@@ -269,7 +333,7 @@ class Trainer:
         self.block_size: int | None = getattr(self.model.config, "block_size", None)
         self.tokens_per_sample = self.block_size or 1
         self._check_data()
-        facts: dict[str, Any] = {}
+        facts: dict[str, Any] = {"compiled": self.compiled}
         if hasattr(self.model, "flops_per_token"):
             facts["flops_per_token"] = self.model.flops_per_token(self.block_size)
             self.flops_per_step = (facts["flops_per_token"] * config.batch_size
@@ -350,7 +414,7 @@ class Trainer:
                  **self.evaluate_metrics(), "lr": self.config.lr_at(self.phase_step),
                  "wall_s": time.perf_counter() - self.started}
         self.record.history.append(entry)
-        if self.out_dir is not None:
+        if self.out_dir is not None and distributed.is_main():
             # Written after every evaluation: a crash or kill loses at most one interval.
             self.record.save(self.out_dir / f"{self.stem}.json")
         return entry
@@ -365,56 +429,142 @@ class Trainer:
         if self.phase_step == 0 and not self._evaluated_this_phase():
             self._log_eval()
         self.model.train()
+        self._keep_good_state()
         bar = progress_bar(end - self.phase_step, f"{self.record.name} p{self.phase}",
                            self.progress)
         while self.phase_step < end:
             lr = cfg.lr_at(self.phase_step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            x, y = self._batch("train", self.batch_gen)
+            # Every rank draws the whole global batch (one generator, the one-process
+            # sequence) and trains on its share of the rows; DDP averages the gradients.
+            x, y = distributed.shard(*self._batch("train", self.batch_gen))
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            with self.autocast:
-                _, loss = self.model(x, y, **self.forward_options)
-            if not torch.isfinite(loss):
-                kept = ""
-                if self.out_dir is not None:
-                    # The weights that gave a non-finite loss, if they are themselves finite;
-                    # never an all-NaN file: the last finite checkpoints stay as they are.
-                    if self._weights_finite():
-                        self._checkpoint("diverged")
-                        kept = f"; the weights that diverged are in {self.stem}.diverged.pt"
-                    finite = [p.name for p in sorted(self.out_dir.glob(f"{self.stem}.*.pt"))
-                              if not p.name.endswith(".diverged.pt")]
-                    if finite:
-                        kept += f"; the last finite checkpoints: {', '.join(finite)}"
-                raise FloatingPointError(
-                    f"{self.record.name}: loss became {loss.item()} at step {self.step} "
-                    f"(lr={lr:.2e}): lower the learning rate or raise warmup. The record so far "
-                    "is kept" + (f" in {self.out_dir}{kept}." if self.out_dir else "."))
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            loss = self._compile_step(x, y) if self._compile_pending else self._forward_backward(x, y)
             if cfg.grad_clip > 0:
                 self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
             self.scaler.update()
-            self._recent_losses.append(loss.item())
+            # The loss stays on the device: reading it now would make a GPU wait every step.
+            self._pending_losses.append(loss.detach())
             self.phase_step += 1
             self.step += 1
             self.samples += cfg.batch_size
             self.tokens += cfg.batch_size * self.tokens_per_sample
             self.flops += self.flops_per_step
             bar.update(1)
-            if self.phase_step % cfg.eval_every == 0 or self.phase_step == cfg.steps:
+            evaluating = self.phase_step % cfg.eval_every == 0 or self.phase_step == cfg.steps
+            # Checked every nan_check_every steps, and always before the record or a
+            # checkpoint is written, at the same steps on every rank (one collective decision).
+            if (evaluating or self.phase_step == end
+                    or len(self._pending_losses) >= self.nan_check_every
+                    or (self.checkpoint_every is not None
+                        and self.phase_step % self.checkpoint_every == 0)):
+                self._check_losses()
+            if evaluating:
                 entry = self._log_eval()
                 bar.set_postfix(val=f"{entry['val_loss']:.3f}", refresh=False)
-            if self.phase_step < cfg.steps and self._resumable_due():
+            # Only checked steps are saved: a checkpoint due by the clock waits for the next check.
+            if self.phase_step < cfg.steps and not self._pending_losses and self._resumable_due():
                 self.save_resumable()
         bar.close()
+        self._good_state = None  # a copy of the model, only needed while training
         if self.phase_step == cfg.steps:
             self._checkpoint(f"phase{self.phase}")
             self.save_resumable()
         return self
+
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with self.autocast:
+            _, loss = self.engine(x, y, **self.forward_options)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        return loss
+
+    def _compile_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The phase's first forward and backward through torch.compile: it compiles them,
+        timed for the record (compile_s), or, where the compiler fails (no C++ toolchain, an
+        unsupported platform), falls back to eager with a one-line note."""
+        self._compile_pending = False
+        t0 = time.perf_counter()
+        try:
+            loss = self._forward_backward(x, y)
+        except Exception as e:  # any compiler failure; a real error recurs below, eagerly
+            first = (str(e).strip().splitlines() or [""])[0][:160]
+            print(f"{self.record.name}: note: torch.compile failed here ({type(e).__name__}: "
+                  f"{first}); training eagerly instead (compile=False or GROWKIT_COMPILE=0 skips "
+                  "trying).", flush=True)
+            self.engine = getattr(self.engine, "_orig_mod", self.engine)
+            self.compiled = False
+            loss = self._forward_backward(x, y)  # nothing was stepped: the same step, eagerly
+        phase = self.record.phases[-1]
+        phase["compiled"] = self.compiled
+        if self.compiled:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)  # the compile's time, not its launch's
+            # Summed over the lives of a resumed run: each compiles once.
+            phase["compile_s"] = round(phase.get("compile_s", 0.0) + time.perf_counter() - t0, 2)
+        return loss
+
+    def _keep_good_state(self) -> None:
+        """Copy the weights and buffers whose losses were all finite (with an out_dir: they
+        become <stem>.diverged.pt if a later loss is not). A copy every nan_check_every
+        steps, on the device: cheap beside those steps, and no host sync."""
+        if self.out_dir is None:
+            return
+        state = [t.detach() for t in self.model.state_dict().values()]
+        if getattr(self, "_good_state", None) is None:
+            self._good_state = [t.clone() for t in state]
+        else:
+            torch._foreach_copy_(self._good_state, state)
+
+    def _check_losses(self) -> None:
+        """Bring this window's losses to the host (one sync) and stop if one is not finite;
+        finite ones join the losses the next evaluation averages (in step order, as before)."""
+        if not self._pending_losses:
+            return
+        # Under torchrun each step's loss is averaged over the ranks (the whole batch's loss),
+        # so every rank keeps the same numbers, those rank 0's resumable checkpoint holds;
+        # a loss not finite on any rank leaves the mean not finite on all: one decision.
+        values = distributed.average(torch.stack(self._pending_losses)).tolist()
+        self._pending_losses = []
+        if all(math.isfinite(v) for v in values):
+            self._recent_losses.extend(values)
+            self._keep_good_state()
+            return
+        self._diverged(values)
+
+    def _diverged(self, values: list[float]) -> None:
+        first = self.step - len(values)  # the window's first step
+        # (Under torchrun `values` are the means over ranks: every rank names the same step.)
+        bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
+        what = f"became {values[bad]} at step {first + bad}"
+        lr = self.config.lr_at(self.phase_step - len(values) + bad)
+        kept = ""
+        if self.out_dir is not None:
+            # The weights of the window's first step (the last check's): those that gave the
+            # non-finite loss when it came at once. Never an all-NaN file: if they are not
+            # finite, the last finite checkpoints stay as they are.
+            good = self._good_state or []
+            if good and all(bool(torch.isfinite(t).all()) for t in good if t.is_floating_point()):
+                for t, g in zip(self.model.state_dict().values(), good, strict=True):
+                    t.copy_(g)
+                if distributed.is_main():
+                    back = len(values)
+                    save_checkpoint(self.out_dir / f"{self.stem}.diverged.pt", self.model,
+                                    step=first, tokens=self.tokens - back * self.config.batch_size
+                                    * self.tokens_per_sample, flops=self.flops - back * self.flops_per_step)
+                kept = (f"; the weights {'that gave it' if bad == 0 else f'at step {first}, before it,'}"
+                        f" are in {self.stem}.diverged.pt")
+            finite = [p.name for p in sorted(self.out_dir.glob(f"{self.stem}.*.pt"))
+                      if not p.name.endswith(".diverged.pt")]
+            if finite:
+                kept += f"; the last finite checkpoints: {', '.join(finite)}"
+        raise FloatingPointError(
+            f"{self.record.name}: loss {what} (lr={lr:.2e}; losses are checked every "
+            f"{self.nan_check_every} steps): lower the learning rate or raise warmup. The record "
+            "so far is kept" + (f" in {self.out_dir}{kept}." if self.out_dir else "."))
 
     @property
     def phase_done(self) -> bool:
@@ -426,7 +576,7 @@ class Trainer:
         return bool(h) and h[-1]["phase"] == self.phase
 
     def _checkpoint(self, tag: str) -> None:
-        if self.out_dir is not None:
+        if self.out_dir is not None and distributed.is_main():  # rank 0 writes for all
             save_checkpoint(self.out_dir / f"{self.stem}.{tag}.pt", self.model,
                             step=self.step, tokens=self.tokens, flops=self.flops)
 
@@ -450,8 +600,9 @@ class Trainer:
     def save_resumable(self) -> Path | None:
         """Write <stem>.resume.pt atomically: everything a new Trainer needs to continue this
         run exactly. Reads state only (no RNG draw), so it changes no number. Skipped when
-        the weights are no longer finite: the last finite one is kept."""
-        if self.out_dir is None or not self._weights_finite():
+        the weights are no longer finite: the last finite one is kept. Under torchrun rank 0
+        writes it (every rank holds the same state) and the others return None."""
+        if self.out_dir is None or not distributed.is_main() or not self._weights_finite():
             return None
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         save_checkpoint(
@@ -469,12 +620,16 @@ class Trainer:
     def _resume(self, path: Path, model: nn.Module) -> None:
         """Continue from a resumable checkpoint whose first phase is this trainer's."""
         payload = read_payload(path)
+        distributed.barrier()  # every rank has read it before rank 0 may write it again
         if payload.get("resumable") != RESUME_VERSION:
             raise CheckpointError(path, "it is not a resumable checkpoint of this growkit version")
         saved = Record.from_json(payload["record"])
 
         def identity(rec: Record) -> Any:  # what makes it the same run: its start
-            start = [rec.phases[0] if rec.phases else None,
+            # (compiling or not changes no setting: a run may resume eager or compiled)
+            first = ({k: v for k, v in rec.phases[0].items() if k not in ("compiled", "compile_s")}
+                     if rec.phases else None)
+            start = [first,
                      *(rec.meta.get(k) for k in ("corpus", "seed", "init_seed"))]
             return json.loads(json.dumps(json_safe(start)))
 
@@ -506,18 +661,26 @@ class Trainer:
             torch.cuda.set_rng_state_all(payload["cuda_rng"])
         self.started = time.perf_counter() - payload["elapsed"]
         self.resumed_from = path
+        if not distributed.is_main():
+            return  # one rank speaks for all
         threads = saved.meta.get("threads")
         if threads is not None and threads != torch.get_num_threads():
             print(f"{self.record.name}: note: this run began at {threads} threads and continues at "
                   f"{torch.get_num_threads()}: on a CPU its numbers will differ from an "
                   "uninterrupted run's.", flush=True)
+        world = saved.meta.get("world_size", 1)
+        if world != distributed.world_size():
+            print(f"{self.record.name}: note: this run began on {world} process(es) and continues "
+                  f"on {distributed.world_size()}: the same global batches, but its numbers will "
+                  "differ from an uninterrupted run's in the last digits (sums split "
+                  "differently).", flush=True)
         print(f"{self.record.name}: resuming from {path} at step {self.step} (phase {self.phase}, "
               f"step {self.phase_step} of {config.steps}) instead of step 0.", flush=True)
 
     def finish(self) -> None:
         """The run is complete: delete its resumable checkpoint (the phase checkpoints and
         the record stay)."""
-        if self.out_dir is not None:
+        if self.out_dir is not None and distributed.is_main():
             self.resume_path.unlink(missing_ok=True)
 
     # ---- growth ------------------------------------------------------------------------

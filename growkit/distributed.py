@@ -1,0 +1,160 @@
+"""Data-parallel training on several processes, with PyTorch's own engine (torch.distributed,
+launched by torchrun). One idea: N processes compute what one process computes.
+
+    torchrun --nproc_per_node 4 -m growkit compare --preset gpu      # 4 GPUs, one machine
+
+Every rank draws the same global batch from the same seeded generator and trains on its
+share of the rows (`shard`); DistributedDataParallel averages the gradients, so each step
+is the one-process step on the whole batch. Rank 0 alone writes files; decisions that hang
+on something a rank might see differently (a file, a clock, a non-finite loss) are taken
+once and shared (`broadcast`, `average`), so ranks never part ways and deadlock.
+
+Without torchrun (no WORLD_SIZE in the environment) nothing here starts a process group,
+and every helper is the identity: world_size() is 1, wrap(model) is the model.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .device import auto_device
+from .settings import SettingError
+
+T = TypeVar("T")
+
+
+def init_from_env(timeout_minutes: float = 30.0) -> bool:
+    """Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK,
+    MASTER_ADDR/PORT in the environment): nccl on CUDA, each rank on cuda:LOCAL_RANK; gloo on
+    a CPU. Returns whether a process group is up; without WORLD_SIZE it does nothing.
+    The timeout bounds how long a rank waits for the others at a collective (rank 0 may
+    sit in a file lock that another process holds while the others wait)."""
+    if initialized():
+        return True
+    if "WORLD_SIZE" not in os.environ:
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank())
+        backend = "nccl"
+    else:
+        backend = "gloo"
+    dist.init_process_group(backend, timeout=timedelta(minutes=timeout_minutes))
+    return True
+
+
+def initialized() -> bool:
+    """A process group is up (of any size)."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def active() -> bool:
+    """More than one process trains together."""
+    return initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def is_main() -> bool:
+    """Rank 0: the one process that writes records, checkpoints and summaries, and prints."""
+    return rank() == 0
+
+
+def device() -> torch.device:
+    """This rank's device: cuda:LOCAL_RANK under torchrun with GPUs, else auto_device()."""
+    chosen = auto_device()
+    if chosen.type == "cuda" and active():
+        return torch.device("cuda", local_rank())
+    return chosen
+
+
+def check_batch(batch_size: int) -> None:
+    """The global batch must split into equal shares, one per rank: equal shares are what
+    makes DDP's mean of the ranks' mean gradients the whole batch's mean gradient."""
+    n = world_size()
+    if batch_size % n:
+        lower, higher = batch_size - batch_size % n, batch_size + n - batch_size % n
+        raise SettingError(f"batch_size={batch_size} does not divide among {n} processes: use a "
+                           f"multiple of {n} (e.g. batch_size={higher} or {max(n, lower)}), or "
+                           f"a number of processes that divides {batch_size}.")
+
+
+def shard(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """This rank's rows of a global batch: rows [rank*B/N, (rank+1)*B/N)."""
+    n, r = world_size(), rank()
+    if n == 1:
+        return tensors
+    share = tensors[0].shape[0] // n
+    return tuple(t[r * share:(r + 1) * share] for t in tensors)
+
+
+def wrap(model: nn.Module, **ddp_options: Any) -> nn.Module:
+    """DistributedDataParallel(model) when several processes train, else the model itself.
+    DDP broadcasts rank 0's weights and buffers at construction, so every rank starts equal."""
+    if not active():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    param = next(model.parameters(), None)
+    on_cuda = param is not None and param.device.type == "cuda"
+    ids = [param.device] if on_cuda else None  # type: ignore[union-attr]
+    return DistributedDataParallel(model, device_ids=ids, **ddp_options)
+
+
+def _comm_device() -> torch.device:
+    """Where collective tensors live: nccl only moves CUDA tensors."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def average(t: torch.Tensor) -> torch.Tensor:
+    """The elementwise mean over ranks of `t` (float64; one process: `t` itself). Each rank's
+    per-step loss is a mean over its equal share of the batch, so this is the whole batch's
+    loss; and a loss that is not finite on any rank makes the mean not finite on all (NaN and
+    inf survive a sum), so the same tensor also carries the divergence decision."""
+    if not active():
+        return t
+    out = t.detach().to(_comm_device(), torch.float64)  # a copy: `t` is left alone
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out / world_size()
+
+
+def broadcast(obj: T) -> T:
+    """Rank 0's `obj` on every rank (pickled; for small things: a decision, a record's JSON).
+    Every rank must call it; what ranks other than 0 pass is ignored."""
+    if not active():
+        return obj
+    box = [obj if is_main() else None]
+    dist.broadcast_object_list(box, src=0, device=_comm_device())
+    return box[0]  # type: ignore[return-value]
+
+
+def barrier() -> None:
+    """Wait until every rank is here (e.g. so that the others see what rank 0 just wrote)."""
+    if active():
+        if dist.get_backend() == "nccl":
+            dist.barrier(device_ids=[torch.cuda.current_device()])
+        else:
+            dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group (end of a torchrun command)."""
+    if initialized():
+        dist.destroy_process_group()
