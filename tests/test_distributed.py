@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # One grown run through the run cache, as a study trains it: a 1-block GPT for 12 steps at a
 # global batch of 8, G_stack x2 with the optimizer's moments carried, the 2-block one for 12
 # more; an evaluation every 4 steps, a resumable checkpoint every 5. argv: folder, stop
-# ("" or "at:N": the job stops after N steps of phase 0, as a cancelled job would). Prints its
-# record (every rank holds one) and the files this rank wrote or deleted in the folder.
+# ("" or "at:N": the job stops after N steps of phase 0, as a cancelled job would; "nan:N":
+# rank 1's loss alone is NaN at its N-th training step). Prints its record (every rank holds
+# one) and the files this rank wrote or deleted in the folder.
 WORKER = r"""
-import builtins, os, pathlib, sys
+import atexit, builtins, os, pathlib, sys
 import torch
 torch.set_num_threads(1)
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, distributed, load_text
@@ -53,8 +54,19 @@ def unlinking(self, *a, **k):
     watch(self)
     return real_unlink(self, *a, **k)
 builtins.open, os.replace, pathlib.Path.unlink = opening, replacing, unlinking
+atexit.register(lambda: print("TOUCHED " + " ".join(sorted(set(touched))), flush=True))
 
 distributed.init_from_env()
+if stop.startswith("nan:") and distributed.rank() == 1:
+    forward, calls = GPT.forward, [0]
+    def poisoned(self, *a, **k):
+        logits, loss = forward(self, *a, **k)
+        if self.training:
+            calls[0] += 1
+            if calls[0] == int(stop[4:]):
+                loss = loss * float("nan")
+        return logits, loss
+    GPT.forward = poisoned
 corpus = load_text("kjv")
 cfg = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)
 common = dict(batch_size=int(os.environ.get("BATCH", 8)), lr=3e-3, warmup=3, eval_every=4,
@@ -64,8 +76,8 @@ def train(out, stem):
     torch.manual_seed(0)
     t = Trainer(GPT(cfg), corpus, TrainConfig(steps=12, **common), name="grown", out_dir=out,
                 stem=stem, progress=False, checkpoint_every=5, init_seed=0)
-    if stop:
-        t.fit(steps=int(stop.partition(":")[2]))
+    if stop.startswith("at:"):
+        t.fit(steps=int(stop[3:]))
         print("STOPPED", flush=True)
         sys.exit(3)
     t.fit()
@@ -75,7 +87,6 @@ def train(out, stem):
 
 record = RunCache(folder).get({"kind": "ddp-test"}, "grown", train)
 print("RECORD " + record.to_json().replace(chr(10), " "), flush=True)
-print("TOUCHED " + " ".join(sorted(set(touched))), flush=True)
 distributed.shutdown()
 """
 
@@ -189,6 +200,15 @@ def test_a_stopped_two_process_run_resumes_to_the_same_record(two_processes, tmp
     assert not (tmp_path / f"{KEY}.resume.pt").exists()
 
 
+def test_a_loss_not_finite_on_one_process_stops_every_process(tmp_path):
+    procs = launch(tmp_path, 2, stop="nan:3")  # rank 1's third step: global step 2
+    for p in procs:  # both stop, with the same message: no rank is left waiting for the other
+        assert p.returncode == 1, (p.returncode, p.stderr[-3000:])
+        assert "FloatingPointError: grown: loss became nan at step 2" in p.stderr
+    assert printed(procs[1], "TOUCHED") == ""
+    assert f"{KEY}.diverged.pt" in printed(procs[0], "TOUCHED").split()
+
+
 def test_a_batch_that_does_not_divide_among_the_processes_is_refused(monkeypatch):
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     with pytest.raises(SettingError, match=r"batch_size=8 does not divide among 3 processes: "
@@ -196,6 +216,22 @@ def test_a_batch_that_does_not_divide_among_the_processes_is_refused(monkeypatch
         distributed.check_batch(8)
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     distributed.check_batch(8)
+
+
+def test_torchrun_runs_the_command_line_and_refuses_a_batch_it_cannot_split(tmp_path):
+    """`torchrun --nproc_per_node 2 -m growkit compare`: both ranks join one gloo group and
+    stop, naming the fix, before anything trains (no rank waits for the other)."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                           "--master_port", str(free_port()), "-m", "growkit", "compare",
+                           "--preset", "smoke", "--seeds", "0", "--set", "batch_size=15",
+                           "--out", str(tmp_path / "c")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode != 0
+    assert done.stderr.count("error: batch_size=15 does not divide among 2 processes: use a "
+                             "multiple of 2 (e.g. batch_size=16 or 14)") == 2, done.stderr[-3000:]
+    assert not list((tmp_path / "c").rglob("*.json"))
 
 
 def test_one_process_needs_no_process_group():
