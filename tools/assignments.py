@@ -39,6 +39,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,7 +212,9 @@ def grade(submission: Path, built: Path = DIST) -> Grade:
     zip_path = built / name / "autograder" / f"{name}-autograder.zip"
     if not zip_path.exists():
         return Grade(submission, name, error=f"no autograder at {zip_path}: run `make assignments` first")
-    results = grade_submission(str(submission), str(zip_path), quiet=True)
+    with warnings.catch_warnings():  # Otter 7 calls DataFrame.drop(inplace=True), which pandas deprecates
+        warnings.filterwarnings("ignore", "The inplace keyword in DataFrame.drop")
+        results = grade_submission(str(submission), str(zip_path), quiet=True)
     result = Grade(submission, name, manual=manual_questions(MASTERS / f"{name}.ipynb"))
     if results.catastrophic_error:
         result.error = f"Otter could not grade it: {results.catastrophic_error}"
