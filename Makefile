@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lab test bench clean
+.PHONY: setup demo lab test bench assignments grade clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,19 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+# The graded assignments (assignments/, Otter-Grader): each one's student copy and autograder into
+# dist/assignments/NN_name/ (README, "For teachers: assignments"). HANDOUT=<GitHub folder URL> is
+# where you publish the student folders (their Colab badges open the notebooks there).
+assignments: $(STAMP)
+	$(PY) tools/assignments.py build $(if $(HANDOUT),--handout $(HANDOUT))
+
+# Grade submitted notebooks with Otter, no Docker: `make grade SUBMISSIONS=folder` (or one .ipynb)
+# prints `score: X / Y` per question and in total, and writes one row per notebook to $(GRADES).
+GRADES ?= dist/assignments/grades.csv
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or .ipynb> [GRADES=grades.csv]"; exit 2; }
+	$(PY) tools/assignments.py grade $(SUBMISSIONS) --csv $(GRADES)
 
 clean:
 	rm -rf $(VENV) runs/ outputs/ build/ dist/ .pytest_cache
