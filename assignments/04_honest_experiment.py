@@ -35,7 +35,7 @@
 # - **grown**: the small model for part of the budget, grown into the target, trained for the rest (its FLOPs count the small phase);
 # - **small alone**: the small model on the whole budget (growth has to beat it too).
 #
-# Then you write the verdict the numbers support, and explain it. At the default budget the three runs take about ten seconds on a CPU and the numbers are noisy; `BUDGET = 3e11` (a few minutes) gives numbers worth arguing about.
+# Then you write the verdict the numbers support, and explain it. At the default budget the three runs take about ten seconds on a CPU and the numbers are noisy; `BUDGET = 3e11` (about a minute) gives numbers worth arguing about.
 
 # %%
 import dataclasses

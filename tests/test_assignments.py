@@ -244,3 +244,14 @@ def test_in_process_grading_is_otters(built, tmp_path):
     by_otter = {q: (float(results.get_result(q).score), float(results.get_result(q).possible))
                 for q in results.test_files}
     assert by_otter == expected_scores(wrong)
+
+
+def test_a_student_grades_their_own_notebook_on_the_public_tests(built, capsys):
+    """`grade --public`: a student's score line from the public tests beside their notebook
+    (no autograder needed); the untouched copy scores zero there too."""
+    name = "05_mixture_layout"
+    notebook = built / name / "student" / f"{name}.ipynb"
+    assert tool.main(["grade", "--public", str(notebook), "--built", str(built / "nowhere")]) == 0
+    printed = capsys.readouterr().out
+    public = len(list((built / name / "student" / "tests").glob("*.py")))
+    assert f"({name}, public tests only)  total  score: 0 / {public}" in printed, printed

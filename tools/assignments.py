@@ -6,6 +6,7 @@ its Jupytext source NN_name.py beside it). This tool runs Otter on them; it grad
     python tools/assignments.py build                  # every master -> dist/assignments/NN_name/
     python tools/assignments.py grade NB.ipynb         # one submission: score lines per question
     python tools/assignments.py grade FOLDER --csv grades.csv   # every .ipynb under FOLDER, one CSV
+    python tools/assignments.py grade NB.ipynb --public   # a student: the public tests beside NB only
 
 `build` runs `otter assign` on each master and writes, per assignment:
 
@@ -38,6 +39,7 @@ import io
 import json
 import shutil
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -200,8 +202,22 @@ def manual_questions(master: Path) -> list[str]:
     return out
 
 
-def grade(submission: Path, built: Path = DIST) -> Grade:
-    """Grade one notebook with Otter (a fresh kernel runs it, then all tests run)."""
+def public_autograder(tests: Path, folder: Path) -> Path:
+    """An autograder zip of the public tests in `tests` (otter generate), for a student's own score."""
+    from otter.generate import main as otter_generate
+
+    if not sorted(tests.glob("*.py")):
+        raise FileNotFoundError(f"no public tests in {tests}: grade the notebook in its student folder")
+    zip_path = folder / "public-autograder.zip"
+    with contextlib.redirect_stdout(io.StringIO()):
+        otter_generate(tests_dir=str(tests), output_path=str(zip_path), no_config=True, no_requirements=True,
+                       no_environment=True)
+    return zip_path
+
+
+def grade(submission: Path, built: Path = DIST, public: bool = False) -> Grade:
+    """Grade one notebook with Otter (a fresh kernel runs it, then all tests run): with the
+    assignment's autograder from `build`, or with `public` the public tests beside the notebook."""
     from otter.api import grade_submission
 
     start = time.perf_counter()
@@ -209,13 +225,22 @@ def grade(submission: Path, built: Path = DIST) -> Grade:
         name = assignment_of(submission)
     except (ValueError, OSError, nbformat.reader.NotJSONError) as e:
         return Grade(submission, "?", error=f"cannot read {submission}: {e}")
-    zip_path = built / name / "autograder" / f"{name}-autograder.zip"
-    if not zip_path.exists():
-        return Grade(submission, name, error=f"no autograder at {zip_path}: run `make assignments` first")
-    with warnings.catch_warnings():  # Otter 7 calls DataFrame.drop(inplace=True), which pandas deprecates
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # Otter 7 calls DataFrame.drop(inplace=True), which pandas deprecates: not ours to fix.
         warnings.filterwarnings("ignore", "The inplace keyword in DataFrame.drop")
+        if public:
+            try:
+                zip_path = public_autograder(submission.parent / "tests", Path(tmp))
+            except FileNotFoundError as e:
+                return Grade(submission, name, error=str(e))
+        else:
+            zip_path = built / name / "autograder" / f"{name}-autograder.zip"
+            if not zip_path.exists():
+                return Grade(submission, name, error=f"no autograder at {zip_path}: run `make assignments` "
+                                                     "first (or grade with --public against the public tests)")
         results = grade_submission(str(submission), str(zip_path), quiet=True)
-    result = Grade(submission, name, manual=manual_questions(MASTERS / f"{name}.ipynb"))
+    label = f"{name}, public tests only" if public else name
+    result = Grade(submission, label, manual=manual_questions(MASTERS / f"{name}.ipynb"))
     if results.catastrophic_error:
         result.error = f"Otter could not grade it: {results.catastrophic_error}"
     for q in sorted(results.test_files):
@@ -261,13 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("paths", nargs="+", type=Path, help="submitted .ipynb files, or folders of them")
     g.add_argument("--built", type=Path, default=DIST, help="where `build` wrote the autograders")
     g.add_argument("--csv", type=Path, help="also write one row per submission to this CSV file")
+    g.add_argument("--public", action="store_true",
+                   help="grade with the public tests beside each notebook (a student's own check), not the autograder")
     args = parser.parse_args(argv)
     if args.command == "build":
         build(args.out, args.names, args.handout)
         return 0
     grades = []
     for path in submissions(args.paths):
-        grades.append(grade(path, args.built))
+        grades.append(grade(path, args.built, args.public))
         print("\n".join(grades[-1].lines()), flush=True)
     if args.csv:
         write_csv(grades, args.csv)
