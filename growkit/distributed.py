@@ -15,7 +15,10 @@ and every helper is the identity: world_size() is 1, wrap(model) is the model.
 
 from __future__ import annotations
 
+import atexit
 import os
+import pickle
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -45,7 +48,21 @@ def init_from_env(timeout_minutes: float = 30.0) -> bool:
     else:
         backend = "gloo"
     dist.init_process_group(backend, timeout=timedelta(minutes=timeout_minutes))
+    # Leave the group at exit, an error's included: a process that exits inside it can abort
+    # ("terminate called without an active exception") instead of exiting with its error.
+    atexit.register(shutdown)
     return True
+
+
+def check_joined() -> None:
+    """Refuse to train as N separate copies: under torchrun (WORLD_SIZE > 1) a process that
+    has not joined the group would train the whole run alone and write the same files as
+    every other process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not initialized():
+        raise RuntimeError(f"this process was started with WORLD_SIZE={os.environ['WORLD_SIZE']} "
+                           "(torchrun) but has not joined the process group: call "
+                           "growkit.distributed.init_from_env() at the start of the script "
+                           "(python -m growkit does).")
 
 
 def initialized() -> bool:
@@ -143,6 +160,33 @@ def broadcast(obj: T) -> T:
     box = [obj if is_main() else None]
     dist.broadcast_object_list(box, src=0, device=_comm_device())
     return box[0]  # type: ignore[return-value]
+
+
+def on_main(read: Callable[[], T]) -> T:
+    """`read()` on rank 0 only, its result (or its exception) on every rank. Rank 0 alone
+    touches the run folder, so the folder need not be on a file system every machine sees,
+    and a file another process changes between two ranks' looks cannot part them; and an
+    error there (a truncated file) stops every rank instead of leaving them waiting."""
+    if not active():
+        return read()
+    outcome: tuple[bool, Any] = (True, None)
+    error: Exception | None = None
+    if is_main():
+        try:
+            outcome = (True, read())
+        except Exception as e:  # raised on every rank below
+            error = e
+            try:  # sent as itself if it survives pickling (some exception classes do not)
+                outcome = (False, pickle.loads(pickle.dumps(e)))
+            except Exception:
+                outcome = (False, RuntimeError(f"on rank 0: {type(e).__name__}: {e}"))
+    ok, value = broadcast(outcome)
+    if not ok:
+        # Every rank has the error before any raises it: a rank 0 that exited at once could
+        # cut the others' connection before the message reached them.
+        barrier()
+        raise error if error is not None else value
+    return value
 
 
 def barrier() -> None:

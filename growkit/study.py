@@ -345,14 +345,7 @@ class RunCache:
 
     def _found(self, spec: dict[str, Any]) -> Record | None:
         """find(spec) as rank 0 sees it, on every rank (one process: find(spec))."""
-        if not distributed.active():
-            return self.find(spec)
-        seen = distributed.broadcast(self._find_json(spec) if distributed.is_main() else None)
-        return None if seen is None else Record.from_json(seen)
-
-    def _find_json(self, spec: dict[str, Any]) -> str | None:
-        record = self.find(spec)
-        return None if record is None else record.to_json()
+        return distributed.on_main(lambda: self.find(spec))
 
     def _train_locked(self, spec: dict[str, Any], name: str,
                       train: Callable[[Path | None, str], Record], prune: bool) -> Record:

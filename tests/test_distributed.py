@@ -209,6 +209,14 @@ def test_a_loss_not_finite_on_one_process_stops_every_process(tmp_path):
     assert f"{KEY}.diverged.pt" in printed(procs[0], "TOUCHED").split()
 
 
+def test_a_bad_file_in_the_folder_stops_every_process(tmp_path):
+    """Rank 0 alone reads the folder; what it cannot read stops every rank, with its reason."""
+    (tmp_path / f"{KEY}.resume.pt").write_bytes(b"PK\x03\x04 half a checkpoint")
+    procs = launch(tmp_path, 2)
+    for p in procs:
+        assert p.returncode == 1 and "cannot load this checkpoint" in p.stderr, p.stderr[-3000:]
+
+
 def test_a_batch_that_does_not_divide_among_the_processes_is_refused(monkeypatch):
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     with pytest.raises(SettingError, match=r"batch_size=8 does not divide among 3 processes: "
@@ -239,3 +247,13 @@ def test_one_process_needs_no_process_group():
     losses = torch.tensor([2.5, float("nan")])
     assert distributed.average(losses) is losses and distributed.broadcast({"a": 1}) == {"a": 1}
     assert distributed.shard(losses) == (losses,)
+
+
+def test_a_torchrun_process_that_did_not_join_refuses_to_train(monkeypatch):
+    from growkit import GPT, GPTConfig, TrainConfig, Trainer, load_text
+
+    corpus = load_text("kjv")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match=r"WORLD_SIZE=2 .* call growkit\.distributed\.init_from_env\(\)"):
+        Trainer(GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
+                              n_embd=16)), corpus, TrainConfig(steps=1), progress=False)
