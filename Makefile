@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lab test bench assignments grade clean
+.PHONY: setup demo lab test bench gpu-check assignments grade clean
 
 setup: $(STAMP)
 
@@ -46,8 +46,16 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# growkit's Trainer beside a plain PyTorch loop, eager and compiled, on the course's model sizes
+# (tokens/s, ratios, GFLOP/s against this machine's measured matmul peak) -> runs/bench.json.
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+# On a machine with a CUDA GPU: the bench, one seed of `compare --preset gpu` and notebook 00 at
+# the t4 preset, under 8 minutes, into outputs/gpu-check/ (summary.txt). Refuses without a GPU;
+# GPU_CHECK_ALLOW_CPU=1 dry-runs its plumbing on a CPU at the smoke preset.
+gpu-check: $(STAMP)
+	$(PY) tools/gpu_check.py
 
 # The graded assignments (assignments/, Otter-Grader): each one's student copy and autograder into
 # dist/assignments/NN_name/ (README, "For teachers: assignments"). HANDOUT=<GitHub folder URL> is
