@@ -117,6 +117,11 @@ def test_q1_doubles_and_preserves(grow_wider):
     x = torch.randint(0, 30, (3, 8))
     with torch.no_grad():
         change = (big(x)[0] - small(x)[0]).abs().max().item()
+    if change >= 1e-5 and not torch.allclose(big.tok_emb.weight[:, :8], small.tok_emb.weight):
+        raise AssertionError(
+            f"the wider model's logits differ by {change:.3g}, and its embedding does not start with the small "
+            "embedding's 8 columns: tile whole blocks of units ([E, E], w.repeat), not each unit in place "
+            "(repeat_interleave), so every head's rows stay together")
     assert change < 1e-5, (f"the wider model's logits differ by {change:.3g}: every weight reading a duplicated "
                            "unit sees each input twice; did you divide the duplicated inputs' weights by the "
                            "factor?")

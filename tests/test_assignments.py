@@ -20,6 +20,7 @@ import importlib.util
 import re
 import shutil
 import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def test_student_copy_holds_no_solution_or_hidden_test(built, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_student_notebook_opens_on_colab_and_in_jupyterlab(built, name):
+def test_student_notebook_opens_on_colab_and_in_jupyterlab(built, name, tmp_path, monkeypatch):
     student = built / name / "student"
     nb = nbformat.read(student / f"{name}.ipynb", as_version=4)
     badge, setup = nb.cells[0], nb.cells[1]
@@ -181,10 +182,15 @@ def test_student_notebook_opens_on_colab_and_in_jupyterlab(built, name):
     assert setup.cell_type == "code" and 'GROWKIT = "growkit[course] @ git+https://github.com/' in setup.source
     assert tool.OTTER_PIP not in "\n".join(code_cells(nb)), "Otter's own pip cell would skip growkit"
     # Outside Colab the setup cell does nothing; on Colab it writes exactly the public tests.
+    monkeypatch.chdir(tmp_path)
     env: dict = {}
     exec(setup.source, env)
     public = {p.name: p.read_text() for p in (student / "tests").glob("*.py")}
-    assert env["PUBLIC_TESTS"] == public
+    assert env["PUBLIC_TESTS"] == public and not (tmp_path / "tests").exists()
+    # As on Colab (growkit already installed here, so nothing is pip-installed): the tests appear.
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(setup.source, {})
+    assert {p.name: p.read_text() for p in (tmp_path / "tests").glob("*.py")} == public
     # JupyterLab: Otter's init cell finds the tests beside the notebook.
     assert any(c.strip().endswith("grader = otter.Notebook()") for c in code_cells(nb))
 

@@ -23,9 +23,9 @@ where you publish the student folders (`--handout`, a GitHub folder URL; README,
 the submission is executed in a fresh kernel, then every public and hidden test runs against
 it) with the autograder zip of the assignment the notebook belongs to, and prints
 
-    01_speedup_metric  q1  score: 4 / 4
+    alice/01_speedup_metric.ipynb (01_speedup_metric)  q1  score: 4 / 4
     ...
-    01_speedup_metric  total  score: 10 / 10
+    alice/01_speedup_metric.ipynb (01_speedup_metric)  total  score: 10 / 10  (5.1 s to grade)
 
 Questions graded by hand (the written answers) are listed as such and are not in the total.
 """
@@ -170,7 +170,7 @@ class Grade:
         return (sum(s for s, _ in self.scores.values()), sum(p for _, p in self.scores.values()))
 
     def lines(self) -> list[str]:
-        tag = f"{self.submission.name} ({self.assignment})"
+        tag = f"{self.submission} ({self.assignment})"  # the path as given: student folders tell them apart
         if self.error:
             return [f"{tag}: not graded: {self.error}"]
         out = [f"{tag}  {q}  score: {s:g} / {p:g}" for q, (s, p) in self.scores.items()]
