@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from . import distributed
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, preset_config
 from .cnn import PRESETS as CNN_SHAPES
 from .device import auto_device
@@ -216,7 +217,13 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
 
 
 def run_spec(cfg: MixtureConfig, run: str, seed: int) -> dict[str, Any]:
-    return {"kind": "mixture", **cfg.settings(), "run": run, "seed": seed, "device": auto_device().type}
+    spec = {"kind": "mixture", **cfg.settings(), "run": run, "seed": seed, "device": auto_device().type}
+    if distributed.world_size() > 1:
+        # Its own hash under torchrun: BatchNorm normalises each process's share of the
+        # batch, so its numbers are not one process's (not there for one process: the
+        # runs of earlier caches keep their names).
+        spec["world_size"] = distributed.world_size()
+    return spec
 
 
 def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None = None
@@ -235,7 +242,9 @@ def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None 
     # Seeds other processes finished into the same folder with the same settings join the
     # summary (read, never trained here).
     ignore = ("runs", "seeds", "checkpoint_every", "checkpoint_minutes", "prune_checkpoints")
-    for seed in sorted(set(seeds_in(cache_dir, cfg.settings(), ignore)) - set(cfg.seeds)):
+    # (Rank 0's list under torchrun: every rank must ask the cache for the same runs.)
+    others = distributed.broadcast(seeds_in(cache_dir, cfg.settings(), ignore))
+    for seed in sorted(set(others) - set(cfg.seeds)):
         found = load_records(dataclasses.replace(cfg, seeds=[seed]), cache_dir)
         for name, by_seed in found.items():
             records[name].update(by_seed)
