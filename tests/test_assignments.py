@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -236,9 +237,11 @@ def test_wrong_solution_loses_exactly_its_points(built, wrong):
     assert scores == expected_scores(wrong), f"{wrong.name}: scored {scores}"
 
 
-def test_in_process_grading_is_otters(built, tmp_path):
+def test_in_process_grading_is_otters(built, tmp_path, monkeypatch):
     """The in-process grading above gives what `otter run` gives, on a wrong solution."""
     from otter.api import grade_submission
+
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # Otter prepends its image's conda to PATH for good
 
     name = "01_speedup_metric"
     wrong = WRONG[[p.parent.name for p in WRONG].index(name)]

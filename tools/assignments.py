@@ -37,6 +37,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -238,7 +239,11 @@ def grade(submission: Path, built: Path = DIST, public: bool = False) -> Grade:
             if not zip_path.exists():
                 return Grade(submission, name, error=f"no autograder at {zip_path}: run `make assignments` "
                                                      "first (or grade with --public against the public tests)")
-        results = grade_submission(str(submission), str(zip_path), quiet=True)
+        path = os.environ.get("PATH", "")
+        try:
+            results = grade_submission(str(submission), str(zip_path), quiet=True)
+        finally:  # Otter prepends its Docker image's conda to PATH, for good: not in this process
+            os.environ["PATH"] = path
     label = f"{name}, public tests only" if public else name
     result = Grade(submission, label, manual=manual_questions(MASTERS / f"{name}.ipynb"))
     if results.catastrophic_error:
