@@ -706,7 +706,7 @@ class Study:
         from tqdm import tqdm  # a text line, as train.progress_bar's
 
         variants = list(variants)
-        on = interactive() if self.progress is None else self.progress
+        on = (interactive() if self.progress is None else self.progress) and distributed.is_main()
         for v in tqdm(variants, desc="runs", disable=not on, leave=False):
             self.add(v)
         return [self.row(v) for v in variants]

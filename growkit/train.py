@@ -248,7 +248,7 @@ class Trainer:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.stem = name if stem is None else stem
-        self.progress = progress
+        self.progress = progress if distributed.is_main() else False  # one bar under torchrun
         if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or checkpoint_every < 1):
             raise SettingError(f"checkpoint_every must be a whole number >= 1 or None, got "
                                f"{checkpoint_every!r}: e.g. checkpoint_every=500.")
@@ -640,9 +640,10 @@ class Trainer:
             return json.loads(json.dumps(json_safe(start)))
 
         if identity(self.record) != identity(saved):
-            print(f"{self.record.name}: not resuming from {path}: it is of another run (other "
-                  "model, data or settings); starting at step 0 (it will be overwritten).",
-                  flush=True)
+            if distributed.is_main():
+                print(f"{self.record.name}: not resuming from {path}: it is of another run (other "
+                      "model, data or settings); starting at step 0 (it will be overwritten).",
+                      flush=True)
             return
         cls, config_cls = MODEL_KINDS[payload["kind"]]
         inner = unwrap(model)
