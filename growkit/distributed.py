@@ -153,8 +153,9 @@ def average(t: torch.Tensor) -> torch.Tensor:
 
 
 def broadcast(obj: T) -> T:
-    """Rank 0's `obj` on every rank (pickled; for small things: a decision, a record's JSON).
-    Every rank must call it; what ranks other than 0 pass is ignored."""
+    """Rank 0's `obj` on every rank, pickled: a decision, a record, a resumable checkpoint's
+    payload (weights and optimizer state: held in memory twice while it travels). Every
+    rank must call it; what ranks other than 0 pass is ignored."""
     if not active():
         return obj
     box = [obj if is_main() else None]
