@@ -10,8 +10,8 @@ measures what the course needs to know, in under 8 minutes, into one folder:
 Each step has its own time limit (the three sum to under 8 minutes); a step that runs out
 is stopped and said so, and its finished runs stay: runs are cached and resumable, so
 running the check again continues them. Everything lands in outputs/gpu-check/: a log per
-step, bench.json, compare/ (summary, records), notebook00-t4/, env.json and summary.txt,
-whose last line is the verdict.
+step, bench.json, compare/ (summary, records), notebook00-t4/ (notebook00-smoke/ in a dry
+run), env.json and summary.txt, whose last line is the verdict.
 
     python tools/gpu_check.py [--out outputs/gpu-check]
     GPU_CHECK_ALLOW_CPU=1 python tools/gpu_check.py    # dry run of the plumbing on a CPU,
@@ -126,8 +126,8 @@ def summarize(steps: list[Step], out: Path, presets: dict[str, str], dry_run: bo
         lines += ["", "compare:", (compare / "summary.txt").read_text().rstrip()]
     if (compare / "runs").exists():
         lines += ["", "compare runs:", *runs_table(compare / "runs")]
-    nb = out / "notebook00-t4"
-    if (nb / "runs").exists() or (nb / "course.json").exists():
+    nb = out / f"notebook00-{presets['notebook']}"
+    if nb.exists():
         results = sorted(nb.glob("results_00*.json"))
         lines += ["", f"notebook 00: {'results in ' + str(results[0]) if results else 'no results_00.json'}"]
         for runs in sorted(nb.glob("**/runs")):
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                          "--seeds", "0", "--out", str(out / "compare"),
                          "--set", "checkpoint_minutes=1"], LIMITS["compare"]),
         Step("notebook", [py, "tools/run_course.py", "--preset", presets["notebook"], "--only",
-                          "00", "--out", str(out / "notebook00-t4")], LIMITS["notebook"]),
+                          "00", "--out", str(out / f"notebook00-{presets['notebook']}")],
+             LIMITS["notebook"]),
     ]
     for step in steps:
         run_step(step, out)
