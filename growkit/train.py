@@ -139,7 +139,10 @@ def compiled(module: nn.Module) -> nn.Module:
     graph after a shape change) and room for the many shapes one study trains."""
     import torch._dynamo
 
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    config = torch._dynamo.config
+    # `recompile_limit` since torch 2.6, `cache_size_limit` before (e.g. an older Colab torch)
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(getattr(config, name), 64))
     return torch.compile(module, dynamic=False)
 
 
@@ -328,7 +331,10 @@ class Trainer:
         # compiler that fails falls back to eager). A new model (growth) compiles anew.
         self.compiled = compile_by_default(self.device, self.compile_setting)
         if self.compiled:
-            self.engine = compiled(self.engine)
+            try:
+                self.engine = compiled(self.engine)
+            except Exception as e:  # refused at once (e.g. a Python this torch cannot compile)
+                self._compile_failed(e)
         self._compile_pending = self.compiled
         self._pending_losses: list[torch.Tensor] = []  # this window's losses, on the device
         self.autocast, needs_scaler = autocast_for(self.device)
@@ -496,12 +502,7 @@ class Trainer:
         try:
             loss = self._forward_backward(x, y)
         except Exception as e:  # any compiler failure; a real error recurs below, eagerly
-            first = (str(e).strip().splitlines() or [""])[0][:160]
-            print(f"{self.record.name}: note: torch.compile failed here ({type(e).__name__}: "
-                  f"{first}); training eagerly instead (compile=False or GROWKIT_COMPILE=0 skips "
-                  "trying).", flush=True)
-            self.engine = getattr(self.engine, "_orig_mod", self.engine)
-            self.compiled = False
+            self._compile_failed(e)
             loss = self._forward_backward(x, y)  # nothing was stepped: the same step, eagerly
         phase = self.record.phases[-1]
         phase["compiled"] = self.compiled
@@ -511,6 +512,15 @@ class Trainer:
             # Summed over the lives of a resumed run: each compiles once.
             phase["compile_s"] = round(phase.get("compile_s", 0.0) + time.perf_counter() - t0, 2)
         return loss
+
+    def _compile_failed(self, error: Exception) -> None:
+        """Train eagerly from here on, and say so in one line."""
+        first = (str(error).strip().splitlines() or [""])[0][:160]
+        print(f"{self.record.name}: note: torch.compile failed here ({type(error).__name__}: "
+              f"{first}); training eagerly instead (compile=False or GROWKIT_COMPILE=0 skips "
+              "trying).", flush=True)
+        self.engine = getattr(self.engine, "_orig_mod", self.engine)
+        self.compiled = False
 
     def _keep_good_state(self) -> None:
         """Copy the weights and buffers whose losses were all finite (with an out_dir: they

@@ -111,6 +111,16 @@ def test_a_failing_compiler_falls_back_to_eager(corpus, monkeypatch, capsys):
     assert numbers(fallback) == numbers(eager)
 
 
+def test_a_torch_that_refuses_to_compile_trains_eagerly(corpus, monkeypatch, capsys):
+    def refuse(module, **kw):
+        raise RuntimeError("torch.compile is not supported on this Python")
+
+    monkeypatch.setattr(torch, "compile", refuse)
+    record = train(tiny(corpus), corpus, config(steps=4), progress=False, compile=True)
+    assert "torch.compile failed here (RuntimeError" in capsys.readouterr().out
+    assert record.phases[0]["compiled"] is False
+
+
 @pytest.mark.skipif(os.environ.get("GROWKIT_TEST_COMPILE") != "1",
                     reason="a real torch.compile takes 15-30 s here: GROWKIT_TEST_COMPILE=1")
 def test_compiled_training_matches_eager_and_recompiles_after_growth(corpus):
