@@ -136,3 +136,36 @@ def test_compiled_training_matches_eager_and_recompiles_after_growth(corpus):
     assert all(p["compile_s"] > 0 for p in compiled.phases)  # once per model, growth included
     for a, b in zip(eager.history, compiled.history, strict=True):
         assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
+
+
+def test_gpu_check_refuses_without_a_gpu(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the check would run for real")
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "GPU_CHECK_ALLOW_CPU"}
+    done = subprocess.run([sys.executable, str(root / "tools" / "gpu_check.py"), "--out",
+                           str(tmp_path / "gc")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert "no CUDA GPU here" in done.stderr and "GPU_CHECK_ALLOW_CPU=1" in done.stderr
+    assert not (tmp_path / "gc").exists()  # nothing written
+
+
+def test_bench_knows_the_published_peaks(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "bench.py"
+    spec = importlib.util.spec_from_file_location("growkit_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cuda = torch.device("cuda")
+    for name, peak in [("NVIDIA H100 80GB HBM3", (989.0, "bf16")), ("NVIDIA H100 PCIe", (756.0, "bf16")),
+                       ("Tesla T4", (65.0, "fp16")), ("NVIDIA L4", (121.0, "bf16")),
+                       ("NVIDIA A100-SXM4-40GB", (312.0, "bf16")), ("Some New GPU", None)]:
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None, n=name: n)
+        assert bench.published_peak(cuda) == peak, name
+    assert bench.published_peak(torch.device("cpu")) is None

@@ -55,9 +55,11 @@ from growkit.train import autocast_for  # noqa: E402
 PEAK_TFLOPS: list[tuple[str, float, str]] = [
     ("H200", 989.0, "bf16"),
     ("H100 PCIe", 756.0, "bf16"),
+    ("H100 NVL", 835.0, "bf16"),
     ("H100", 989.0, "bf16"),  # SXM (HBM3)
     ("A100", 312.0, "bf16"),
     ("L40S", 362.0, "bf16"),
+    ("L40", 181.0, "bf16"),
     ("L4", 121.0, "bf16"),
     ("A10", 125.0, "bf16"),
     ("T4", 65.0, "fp16"),
