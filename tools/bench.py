@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,10 @@ def break_even(rows: dict[str, dict[str, float]], course_tokens: float) -> dict[
             "pays": compiled_run_s < eager_run_s}
 
 
-def run_bench(preset_name: str = "auto", rounds: int = 6, steps: int = 8) -> dict[str, Any]:
+def run_bench(preset_name: str = "auto", rounds: int = 6, steps: int = 8,
+              done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The bench's result; `done(result so far)` after each model, so that a run cut short
+    (gpu-check's time limit) leaves what it measured."""
     device = choose().device
     dev = torch.device(device)
     name = pick_preset(preset_name)
@@ -245,6 +249,8 @@ def run_bench(preset_name: str = "auto", rounds: int = 6, steps: int = 8) -> dic
         course_tokens = budget / model.flops_per_token(cfg.block_size)  # its run alone, all of C
         result["gpt"][f"{n_layer}L-{cfg.n_embd}d"] = bench_model(
             model, data, cfg.batch_size, dev, rounds=rounds, steps=steps, course_tokens=course_tokens)
+        if done is not None:
+            done(result)
     return result
 
 
@@ -306,12 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-compile-cache", action="store_true",
                         help="compile into an empty inductor cache (a new machine's compile time)")
     args = parser.parse_args(argv)
-    result = run_bench(args.preset, rounds=args.rounds, steps=args.steps)
-    result["fresh_compile_cache"] = args.fresh_compile_cache
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(report(result))
+
+    def save(result: dict[str, Any]) -> None:
+        result["fresh_compile_cache"] = args.fresh_compile_cache
+        out.write_text(json.dumps(result, indent=1))
+
+    def progress(result: dict[str, Any]) -> None:  # the table so far, in case of a time limit
+        save(result)
+        if len(result["gpt"]) < 2:
+            print(report(result) + "\n(more to come)\n", flush=True)
+
+    save(run_bench(args.preset, rounds=args.rounds, steps=args.steps, done=progress))
+    print(report(json.loads(out.read_text())))
     print(f"written to {out}")
     return 0
 
