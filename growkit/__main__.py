@@ -139,7 +139,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_folder(out, cfg.settings(), "--out")
     t0 = time.perf_counter()
     with listing_runs_on_failure(out):
-        study.compare(cfg, out / "runs", progress=args.progress)  # trains this process's seeds
+        if args.workers > 1 and distributed.world_size() > 1:
+            raise SettingError(f"--workers {args.workers} under torchrun: the ranks already share "
+                               "the work; leave --workers out (or run without torchrun).")
+        # trains this process's seeds
+        study.compare(cfg, out / "runs", progress=args.progress, workers=args.workers)
         with summary_lock(out):  # read again: seeds other processes finished meanwhile join
             summary = study.compare(cfg, out / "runs", progress=False)
             if not distributed.is_main():
@@ -193,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", default=out)
         # Default: a bar in a terminal, none in logs (see train.interactive).
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+        if name == "compare":
+            p.add_argument("--workers", type=int, default=1, metavar="N",
+                           help="train the runs in N processes at 1 thread each (e.g. 2 on a 2-core "
+                                "CPU: faster for several runs, steady on a busy machine; other numbers "
+                                "than 1 process at torch's default thread count)")
         if name == "mixture":
             p.add_argument("--runs", nargs="+", default=None, choices=mixture_study.RUNS)
         p.set_defaults(func=func)

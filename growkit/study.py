@@ -531,7 +531,8 @@ class Study:
     def describe(self) -> str:
         n = sized(self.target).n_params()
         tokens = self.budget_flops / sized(self.target).flops_per_token(self.cfg.block_size)
-        return (f"preset {self.preset or '?'} on {auto_device().type}, seed {self.seed}: target "
+        return (f"preset {self.preset or '?'} on {auto_device().type} at {torch.get_num_threads()} "
+                f"thread(s) per run, seed {self.seed}: target "
                 f"{model_name(self.target)} ({n:,} params), budget {self.budget_flops:.3g} FLOPs "
                 f"= {tokens / n:.0f} tokens per target parameter; growth at "
                 f"{self.cfg.grow_fraction:.0%} of the budget unless a variant says otherwise.")
@@ -649,6 +650,12 @@ class Study:
         are not there yet); returns the grown run's record."""
         self.train_alone(self.target, on_eval=on_eval)  # first: every speedup is against it
         self.small_alone(variant, on_eval)
+        return self.train_grown(variant, on_eval)
+
+    def train_grown(self, variant: Variant, on_eval: OnEval | None = None) -> Record:
+        """The grown run of `variant` alone (`add` trains its references first). Its small
+        phase trains from its own initialisation, so no run waits for another: a study's runs
+        can train in parallel processes (growkit.workers)."""
         name = variant.name
         if name in self.grown:
             return self.grown[name]
@@ -701,11 +708,18 @@ class Study:
         assert isinstance(model, GPT)
         return model
 
-    def run(self, variants: Iterable[Variant]) -> list[Row]:
-        """Train every variant (one progress line over the runs); returns their rows."""
+    def run(self, variants: Iterable[Variant], workers: int = 1) -> list[Row]:
+        """Train every variant (one progress line over the runs); returns their rows. With
+        `workers` > 1 (and a cache folder) the runs train first in that many processes at one
+        thread each (growkit.workers: faster and steadier on a busy CPU, other numbers than
+        torch's default thread count gives)."""
         from tqdm import tqdm  # a text line, as train.progress_bar's
 
         variants = list(variants)
+        if workers != 1:  # train_in_workers checks the count
+            from .workers import train_in_workers
+
+            train_in_workers(self, variants, workers)
         on = (interactive() if self.progress is None else self.progress) and distributed.is_main()
         for v in tqdm(variants, desc="runs", disable=not on, leave=False):
             self.add(v)
@@ -836,12 +850,17 @@ def checked_variant(cfg: StudyConfig) -> Variant:
     return variant
 
 
-def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | None = None
-            ) -> dict[str, Any]:
+def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | None = None,
+            workers: int = 1) -> dict[str, Any]:
     """Scratch, the default variant (cfg.op in depth by cfg.factor) and its small model
-    alone, for every seed in cfg.seeds: per-seed rows, means, a table and the records."""
+    alone, for every seed in cfg.seeds: per-seed rows, means, a table and the records.
+    `workers` > 1: every seed's runs train first in that many 1-thread processes."""
     variant = checked_variant(cfg)
     studies = {s: Study(cfg, s, progress=progress, cache_dir=cache_dir) for s in cfg.seeds}
+    if workers != 1:  # train_in_workers checks the count
+        from .workers import train_in_workers
+
+        train_in_workers(list(studies.values()), [variant], workers)
     rows = {s: study.run([variant])[0] for s, study in studies.items()}
     # Seeds other processes finished into the same folder with the same settings join the
     # summary (read, never trained here): one process per seed still gives one summary.
@@ -868,6 +887,10 @@ def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | Non
     summary["table"] = compare_table(summary)
     summary["records"] = {s: [st.scratch, st.add(variant), st.small_alone(variant)]
                           for s, st in studies.items()}
+    # On a CPU the thread count is part of what a number means (sums split differently).
+    summary["threads"] = sorted({r.meta.get("threads") for recs in summary["records"].values()
+                                 for r in recs if r.meta.get("threads") is not None})
+    summary["table"] += f"\ntrained at {' and '.join(map(str, summary['threads'])) or '?'} thread(s) per run."
     return summary
 
 

@@ -441,7 +441,8 @@ class Trainer:
             self._log_eval()
         self.model.train()
         self._keep_good_state()
-        bar = progress_bar(end - self.phase_step, f"{self.record.name} p{self.phase}",
+        bar = progress_bar(end - self.phase_step,
+                           f"{self.record.name} p{self.phase} ({torch.get_num_threads()} thr)",
                            self.progress)
         while self.phase_step < end:
             lr = cfg.lr_at(self.phase_step)
