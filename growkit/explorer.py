@@ -40,6 +40,19 @@ class NotCached(LookupError):
     """A run the explorer asked for without training is not in the cache."""
 
 
+def plain_log_ticks(ax: Any) -> None:
+    """Plain-text labels ("1e+09") on log axes instead of mathtext ("$10^{9}$"). This figure
+    is drawn from widget callbacks, and there matplotlib's mathtext parser (pyparsing 3.3.3)
+    failed now and then on its own tick labels ("Expected end of text, found '$'"), leaving
+    a traceback where the plot should be (tests/test_browser.py, about one run in two)."""
+    from matplotlib.ticker import LogFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(LogFormatter())
+            axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
 class Explorer:
     def __init__(self, study: Study) -> None:
         self.study = study
@@ -137,6 +150,7 @@ class Explorer:
         style_references(ax)
         zoom(ax, records)
         ax.set(xlabel="training FLOPs (small model's included)", ylabel="validation loss (nats/char)")
+        plain_log_ticks(ax)
         ax.legend(fontsize=8)
         fig.tight_layout()
         return fig
