@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from growkit import GPT, GPTConfig, TrainConfig, Trainer
+from growkit import GPT, GPTConfig, Study, TrainConfig, Trainer, Variant
 from growkit.__main__ import main
 from growkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from growkit.cnn import CNNConfig, TemplateCNNConfig
@@ -235,6 +235,12 @@ OTHER = [
      ValueError, "seed 0 vs 1"),
     ("speedup of an empty record", lambda p, c: speedup(curve([3, 2, 1]), curve([])), ValueError,
      "no evaluations"),
+    ("nan_check_every=0", lambda p, c: Trainer(tiny(), c, TrainConfig(**T), progress=False, nan_check_every=0),
+     SettingError, "e.g. nan_check_every=10"),
+    ("workers=0", lambda p, c: Study.from_preset("smoke", progress=False, cache_dir=p).run([Variant()], workers=0),
+     SettingError, "e.g. workers=2"),
+    ("workers without a cache", lambda p, c: Study.from_preset("smoke", progress=False).run([Variant()], workers=2),
+     SettingError, "cache_dir="),
 ]
 
 
