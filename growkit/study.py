@@ -883,14 +883,13 @@ def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | Non
     keys = ("scratch_val_loss", "val_loss", "small_val_loss", "speedup_flops", "speedup_tokens")
     mean = {k: statistics.fmean(v) if (v := [p[k] for p in per_seed if p[k] is not None]) else None
             for k in keys}
-    summary = {"config": cfg.settings(), "seeds": list(rows), "per_seed": per_seed, "mean": mean}
-    summary["table"] = compare_table(summary)
-    summary["records"] = {s: [st.scratch, st.add(variant), st.small_alone(variant)]
-                          for s, st in studies.items()}
+    records = {s: [st.scratch, st.add(variant), st.small_alone(variant)] for s, st in studies.items()}
     # On a CPU the thread count is part of what a number means (sums split differently).
-    summary["threads"] = sorted({r.meta.get("threads") for recs in summary["records"].values()
-                                 for r in recs if r.meta.get("threads") is not None})
-    summary["table"] += f"\ntrained at {' and '.join(map(str, summary['threads'])) or '?'} thread(s) per run."
+    threads = sorted({r.meta["threads"] for recs in records.values() for r in recs if "threads" in r.meta})
+    summary = {"config": cfg.settings(), "seeds": list(rows), "per_seed": per_seed, "mean": mean,
+               "threads": threads}
+    summary["table"] = compare_table(summary)
+    summary["records"] = records
     return summary
 
 
@@ -941,4 +940,6 @@ def compare_table(summary: dict[str, Any]) -> str:
     if not all(p["target_beats_small"] for p in rows):
         lines.append("The target model does not deserve its size at this budget: a speedup over scratch "
                      "says little here. Raise tokens_per_param.")
+    if summary.get("threads"):
+        lines.append(f"trained at {' and '.join(map(str, summary['threads']))} thread(s) per run.")
     return "\n".join(lines)

@@ -1,10 +1,10 @@
 """A study's runs in parallel worker processes, one torch thread each.
 
 Measured on the course's 2-core machine (the cpu preset's 4-block target, ms per step,
-`python tools/threads.py`): one run at 2 threads 140, at 1 thread 213; two 1-thread runs at
-once 219 each (1.28x the work per second of one 2-thread run); a 2-thread run beside one
-busy core 528, a 1-thread run 228. So with several runs to train, one thread per process
-and one process per core is faster and, above all, steady when anything else runs; it also
+`python tools/threads.py`, idle): one run at 2 threads 148, at 1 thread 210; two 1-thread
+runs at once 213 and 210 (1.4x the work per second of one 2-thread run); a 2-thread run
+beside one busy core 528, a 1-thread run 222. So with several runs to train, one thread per
+process and one process per core is faster and, above all, steady when anything else runs; it also
 makes the numbers independent of the machine's core count.
 
 The runs of a Study never wait on each other (a grown run trains its own small phase), and
@@ -17,24 +17,19 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .settings import SettingError
-
-if TYPE_CHECKING:
-    from .study import Study, Variant
+from .study import Study, StudyConfig, Variant, model_name
 
 
 def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _train(cfg: Any, seed: int, folder: str, preset: str | None, kind: str,
+def _train(cfg: StudyConfig, seed: int, folder: str, preset: str | None, kind: str,
            variant: Variant | None) -> str:
-    from .study import Study
-
     study = Study(cfg, seed, progress=False, cache_dir=folder, preset=preset)
     if kind == "scratch":
         return study.scratch.name
@@ -46,14 +41,12 @@ def _train(cfg: Any, seed: int, folder: str, preset: str | None, kind: str,
 def jobs(study: Study, variants: list[Variant]) -> list[tuple[str, Variant | None]]:
     """Every run the variants need, once each: scratch, each small model alone, each grown run."""
     out: list[tuple[str, Variant | None]] = [("scratch", None)]
-    smalls = set()
+    smalls = {model_name(study.target)}  # a small model of the target's shape is scratch
     for v in variants:
-        small = study.small_of(v)
-        if small.to_dict() != study.target.to_dict() and repr(small.to_dict()) not in smalls:
-            smalls.add(repr(small.to_dict()))
+        if (name := model_name(study.small_of(v))) not in smalls:
+            smalls.add(name)
             out.append(("alone", v))
-    out += [("grown", v) for v in variants]
-    return out
+    return out + [("grown", v) for v in variants]
 
 
 def train_in_workers(studies: Study | list[Study], variants: list[Variant], workers: int) -> None:

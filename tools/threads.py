@@ -12,21 +12,24 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+TOOLS = str(Path(__file__).resolve().parent)
+
+# The child times bench.PlainLoop (the loop a PyTorch user writes) at a given thread count.
 STEP = """
-import json, sys, time, torch
+import sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
+sys.path.insert(0, sys.argv[3])  # tools/
+from bench import PlainLoop
 from growkit import GPT, load_text
 from growkit.study import preset
 cfg = preset("cpu"); data = load_text(cfg.corpus); torch.manual_seed(0)
 model = GPT(cfg.model_config(cfg.small_layers * cfg.factor, data.vocab_size))
-opt = torch.optim.AdamW(model.parameters(), lr=1e-3); g = torch.Generator().manual_seed(0)
-def step():
-    x, y = data.batch("train", cfg.batch_size, cfg.block_size, g)
-    _, loss = model(x, y); opt.zero_grad(); loss.backward(); opt.step()
-for _ in range(3): step()  # warm-up: allocator, kernels
+loop = PlainLoop(model, data, cfg.batch_size, torch.device("cpu"), compile=False)
+loop.train(3)  # warm-up: allocator, kernels
 t = time.perf_counter()
-for _ in range(int(sys.argv[2])): step()
+loop.train(int(sys.argv[2]))
 print(1000 * (time.perf_counter() - t) / int(sys.argv[2]))
 """
 
@@ -35,7 +38,7 @@ def runs_at_once(threads: int, copies: int, steps: int, busy: bool = False) -> l
     """ms per step of `copies` runs started together (beside a spinning process if `busy`)."""
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", STEP, str(threads), str(steps)],
+        procs = [subprocess.Popen([sys.executable, "-c", STEP, str(threads), str(steps), TOOLS],
                                   stdout=subprocess.PIPE, text=True) for _ in range(copies)]
         return [float(p.communicate()[0]) for p in procs]
     finally:
