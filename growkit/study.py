@@ -115,7 +115,9 @@ def rates_for_width(n_embd: int) -> dict[str, float]:
     hidden-layer rule under muP, for presets no one has tuned yet."""
     tuned = StudyConfig()
     scale = tuned.n_embd / n_embd
-    return {"lr_small": tuned.lr_small * scale, "lr_big": tuned.lr_big * scale}
+    # Rounded: 1.2e-2 * 48 / 32 is 0.018000000000000002 in floating point, and a rate is
+    # part of a run's cache key, so the same rate typed by hand must find the same runs.
+    return {"lr_small": round(tuned.lr_small * scale, 12), "lr_big": round(tuned.lr_big * scale, 12)}
 
 
 # One table, one meaning per name, for the command line and the notebooks alike. The
@@ -138,6 +140,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     "t4": {},
 }
 PRESETS["t4"] = {**PRESETS["gpu"], "n_embd": 96, **rates_for_width(96)}
+# 2 CPU cores, for the lessons that compare x2 growth (notebook 02's stacking ablation, 03's
+# width operators, 04's sweep): 2 -> 4 blocks at width 32, 160 tokens per target parameter.
+# At the cpu preset's budget the 2-block (and the 4L×24) model alone beats the 4-block target,
+# so a x2 speedup there says nothing about growth; a narrower target at 4x the tokens per
+# parameter costs about the same FLOPs (the budget grows with the square of the parameters)
+# and is where the target deserves its size (the README's "Regimes" has the measurements).
+PRESETS["cpu-x2"] = dict(n_embd=32, small_layers=2, factor=2, tokens_per_param=160.0,
+                         **rates_for_width(32))
+
+# The preset a lesson of x2 comparisons runs at, for each preset: the same one where no
+# other has been measured (the GPU presets' x2 comparisons are untested, like the rest of them).
+X2_PRESETS: dict[str, str] = {"cpu": "cpu-x2"}
+
+
+def x2_preset(name: str = "auto") -> str:
+    """The preset for x2 comparisons that goes with `name` ('auto': from the hardware):
+    'cpu' -> 'cpu-x2'; any other preset is its own."""
+    chosen = pick_preset(name)
+    return X2_PRESETS.get(chosen, chosen)
 
 
 def pick_preset(name: str = "auto") -> str:
@@ -583,17 +604,23 @@ class Study:
         return per_token * self.cfg.batch_size * self.cfg.block_size
 
     def lr_for(self, model_cfg: GPTConfig) -> float:
-        """lr_big for the target, lr_small for the default small model or anything smaller,
-        and in between interpolated on log parameters (a heuristic, not tuned)."""
-        n = sized(model_cfg).n_params()
+        """lr_big for the target's shape, lr_small for the default small model, in between
+        interpolated on log parameters (a heuristic); at another width than the config's,
+        times n_embd / width (Adam's hidden-layer rule under muP, as rates_for_width).
+
+        Why the width rule: without it a width comparison's narrow model trained at lr_small,
+        about half the rate it wants, and looked weaker than it is (README, "Regimes")."""
+        n = sized(self.cfg.model_config(model_cfg.n_layer, model_cfg.vocab_size)).n_params()
         n_small = sized(self.cfg.model_config(self.cfg.small_layers, self.data.vocab_size)).n_params()
         n_big = sized(self.target).n_params()
         if n >= n_big:
-            return self.cfg.lr_big
-        if n <= n_small:
-            return self.cfg.lr_small
-        t = math.log(n / n_small) / math.log(n_big / n_small)
-        return math.exp((1 - t) * math.log(self.cfg.lr_small) + t * math.log(self.cfg.lr_big))
+            lr = self.cfg.lr_big
+        elif n <= n_small:
+            lr = self.cfg.lr_small
+        else:
+            t = math.log(n / n_small) / math.log(n_big / n_small)
+            lr = math.exp((1 - t) * math.log(self.cfg.lr_small) + t * math.log(self.cfg.lr_big))
+        return lr * (self.cfg.n_embd / model_cfg.n_embd)  # exactly lr at the config's width
 
     def small_of(self, variant: Variant) -> GPTConfig:
         return small_config(self.target, variant.dim, variant.factor)

@@ -19,7 +19,9 @@
 #
 # Two knobs: the **growth timing** (how much of the budget the small model gets before growth, d in tokens) and the **growth factor** g. The paper found g = 4 best and fitted a guideline for d: `log10(d) = 0.88·log10(N) + 163.27/log10(C) − 5.74` (N target parameters, C FLOPs budget). Here: the speedup surface over both knobs at tiny scale, and what the guideline asks for at these sizes.
 #
-# About 11 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); a 3 × 2 sweep).
+# The sweep runs at `cpu-x2` when `PRESET` is `cpu` (`growkit.study.x2_preset`): a 4L×32 target at 160 tokens per parameter, the budget where the 4-block target beats both of its small models (1 and 2 blocks) trained alone. At the `cpu` preset's budget the 2-block model alone beats the 4-block target, so a ×2 point there says nothing about growth (notebook 02 and the README's *Regimes* have the numbers).
+#
+# About TIME_04 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); a 3 × 2 sweep).
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 
@@ -72,8 +74,9 @@ OP = "stack"
 
 # %%
 from growkit import Study, course, plots
+from growkit.study import x2_preset
 
-study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
+study = Study.from_preset(x2_preset(PRESET), seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
 course.begin(study.preset, study.describe())
 
@@ -126,7 +129,7 @@ def guideline_point(cfg):
             "guideline_fraction": d * small_per_token / p.budget_flops}
 
 
-points = [{"name": f"course {name}", **guideline_point(preset(name))} for name in ["cpu", "gpu", "t4"]]
+points = [{"name": f"course {name}", **guideline_point(preset(name))} for name in ["cpu", "cpu-x2", "gpu", "t4"]]
 if study.preset == "smoke":
     points.append({"name": "this run (smoke)", **guideline_point(cfg)})
 for p in points:

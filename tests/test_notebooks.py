@@ -388,7 +388,7 @@ def test_04_when_and_how_much(execute):
     # tokens than the whole budget buys it (90x to 7000x); at 80 tokens/param it fits only
     # above ~4e7 target parameters.
     course = [p for p in r["guideline"] if p["name"].startswith("course")]
-    assert len(course) == 3 and all(p["guideline_fraction"] > 1 for p in course)
+    assert len(course) == 4 and all(p["guideline_fraction"] > 1 for p in course)
     assert 1e7 < r["guideline_break_even_params"] < 1e8
     assert set(r["best"]) == {"2", "4"}
 

@@ -23,6 +23,27 @@ def test_presets_mean_one_thing_and_auto_picks_from_the_hardware():
         study.preset("laptop")
 
 
+def test_x2_lessons_run_where_the_target_is_narrower_and_trained_longer():
+    assert study.x2_preset("cpu") == "cpu-x2" and study.x2_preset("auto") == "cpu-x2"
+    assert study.x2_preset("gpu") == "gpu" and study.x2_preset("smoke") == "smoke"
+    x2 = Study.from_preset("cpu-x2", progress=False)
+    assert (x2.target.n_layer, x2.target.n_embd, x2.cfg.small_layers) == (4, 32, 2)
+    cpu = Study.from_preset("cpu", progress=False)
+    # About the cpu preset's FLOPs (the point of a narrower target at 4x the tokens/param).
+    assert 0.6 < x2.budget_flops / cpu.budget_flops < 1.0
+    assert "= 160 tokens per target parameter" in x2.describe()
+
+
+def test_a_narrower_model_trains_at_the_width_rule_s_higher_rate():
+    cpu = Study.from_preset("cpu", progress=False)
+    narrow = study.small_config(cpu.target, "width", 2)
+    assert cpu.lr_for(cpu.target) == cpu.cfg.lr_big
+    assert cpu.lr_for(narrow) == pytest.approx(2 * cpu.cfg.lr_big)  # 4L×24: twice 4L×48's
+    one_block = study.small_config(cpu.target, "depth", 4)
+    assert cpu.lr_for(one_block) == cpu.cfg.lr_small  # depth alone changes nothing
+    assert cpu.cfg.lr_small < cpu.lr_for(study.small_config(cpu.target, "depth", 2)) < cpu.cfg.lr_big
+
+
 def test_every_run_gets_the_same_flops_budget(smoke):
     rows = smoke.run([Variant("stack", "depth", 4), Variant("zero", "width", 2)])
     spent = [smoke.scratch.total_flops, *(r.flops for r in rows), *(smoke.small_alone(v).total_flops
