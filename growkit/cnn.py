@@ -109,7 +109,7 @@ class TemplateCNNConfig(CNNConfig):
 # Shapes by their WideResNet name, wrn-<depth>-<widen>. The two WRN-10s run on a laptop CPU;
 # "wrn-28-10" is the paper's CIFAR shape for one GPU (grown from two WRN-28-5-width members).
 PRESETS: dict[str, dict[str, Any]] = {
-    "wrn-10-0.5": dict(depth=10, widen=0.5, stem=8),  # fashion-mnist on a CPU: where width pays
+    "wrn-10-0.5": dict(depth=10, widen=0.5, stem=8),  # half of wrn-10-1: its half-width net is tiny (README, "Regimes")
     "wrn-10-1": dict(depth=10, widen=1.0),  # tests, digits, fashion-mnist on a CPU: seconds to minutes
     "wrn-10-2": dict(depth=10, widen=2.0),  # fashion-mnist on a CPU: 4x wrn-10-1's FLOPs
     "wrn-16-4": dict(depth=16, widen=4.0, in_channels=3, num_classes=10),  # CIFAR-10, one GPU: minutes

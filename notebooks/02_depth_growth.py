@@ -137,6 +137,6 @@ print(verdict)
 results = study.summary()
 results["verdict"] = {"text": verdict}
 results["operators"] = {r.op: r.to_dict() for r in rows}
-results["ablation"] = {r.options["order"]: r.to_dict() for r in ablation_rows}
+results["ablation"] = {r.options.get("order", "stack"): r.to_dict() for r in ablation_rows}
 results["ablation_preset"] = x2.preset
 print("wrote", write_json(f"{RESULTS_DIR}/results_02.json", results))
