@@ -55,3 +55,14 @@ def test_the_table_has_the_eight_operators_and_the_stacking_ablations():
     assert names[:8] == ["stack↑×4", "zero↑×4", "random↑×4", "learn↑×4",
                          "direct→×2", "zero→×2", "random→×2", "learn→×2"]
     assert {"stack↑×2", "interpolate↑×2"} <= set(names[8:]) and any("partial" in n for n in names)
+
+
+def test_parts_pick_the_x2_comparisons_once_each():
+    study = Study(preset("cpu-x2"))
+    names = [v.name for v in variants(study, ("width", "ablation"))]
+    assert names == ["direct→×2", "zero→×2", "random→×2", "learn→×2",
+                     "stack↑×2", "interpolate↑×2", "partial-bottom↑×2", "partial-top↑×2"]
+    everything = [v.name for v in variants(study)]
+    assert everything.count("stack↑×2") == 1  # depth G_stack x2 is also the ablation's stack
+    with pytest.raises(ValueError, match="unknown parts \\['sideways'\\]: choose from depth, width, ablation"):
+        variants(study, ("sideways",))

@@ -5,6 +5,10 @@ at the course's CPU size:
 
     python tools/operator_table.py --preset cpu --seeds 0 1 2 --out runs/operators
     python tools/operator_table.py --preset cpu --seeds 0 --threads 1 &  # a 2nd core, same cache
+    python tools/operator_table.py --preset cpu-x2 --parts width ablation --seeds 0 1 2 --workers 2
+
+The x2 comparisons (width, the layer orders) mean something at the cpu-x2 preset, not at cpu,
+where the x2 small models alone beat the target (README, "Regimes").
 
 Each seed is a `growkit.study.Study` whose finished runs are cached in `out/cache`, so an
 interrupted table resumes where it stopped and seeds can run in parallel processes. The
@@ -27,12 +31,26 @@ import torch
 from growkit.record import write_json
 from growkit.speedup import PAPER_SPEEDUPS, pct
 from growkit.study import Row, Study, Variant, text_table
+from growkit.workers import train_in_workers
 
 
-def variants(study: Study) -> list[Variant]:
+PARTS = ("depth", "width", "ablation")
+
+
+def variants(study: Study, parts: tuple[str, ...] = PARTS) -> list[Variant]:
     """The eight atomic operators (depth at the config's factor, width x2), then whole-model
-    stacking against interpolation and partial stacking (Study.stacking_ablation)."""
-    return [*study.operators("depth", study.cfg.factor), *study.operators("width", 2), *study.stacking_ablation()]
+    stacking against interpolation and partial stacking (Study.stacking_ablation); `parts`
+    picks some of the three, e.g. ("width", "ablation") at the cpu-x2 preset."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"unknown parts {unknown}: choose from {', '.join(PARTS)}.")
+    chosen = {"depth": study.operators("depth", study.cfg.factor), "width": study.operators("width", 2),
+              "ablation": study.stacking_ablation()}
+    out: list[Variant] = []
+    for part in PARTS:  # one run once, in the table's order (x2 G_stack is also the ablation's stack)
+        if part in parts:
+            out += [v for v in chosen[part] if v.name not in {o.name for o in out}]
+    return out
 
 
 def paper_speedup(row: Row) -> float | None:
@@ -90,11 +108,16 @@ def format_table(table: dict[str, Any]) -> str:
         "growth, by the small phase alone."])
 
 
-def run(preset: str, seeds: list[int], out: Path, progress: bool = False, **overrides: Any) -> dict[str, Any]:
+def run(preset: str, seeds: list[int], out: Path, progress: bool = False, parts: tuple[str, ...] = PARTS,
+        workers: int = 1, **overrides: Any) -> dict[str, Any]:
+    studies = [Study.from_preset(preset, seed=seed, cache_dir=out / "cache", progress=progress, **overrides)
+               for seed in seeds]
+    if workers > 1:  # every seed's runs at once, one thread each (growkit.workers)
+        train_in_workers(studies, variants(studies[0], parts), workers)
     per_seed: dict[int, dict[str, Any]] = {}
-    for seed in seeds:
-        study = Study.from_preset(preset, seed=seed, cache_dir=out / "cache", progress=progress, **overrides)
-        chosen = variants(study)
+    for study in studies:
+        seed = study.seed
+        chosen = variants(study, parts)
         for v in chosen:  # one at a time, so the log shows progress and the cache fills as it goes
             t0 = time.perf_counter()
             study.add(v)
@@ -112,19 +135,23 @@ def run(preset: str, seeds: list[int], out: Path, progress: bool = False, **over
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/operator_table.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu", help="smoke (seconds; numbers mean nothing), cpu, gpu, t4, auto")
+    parser.add_argument("--preset", default="cpu", help="smoke (seconds; numbers mean nothing), cpu, cpu-x2, gpu, t4, auto")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tokens-per-param", type=float, default=None,
                         help="the target's tokens per parameter (sets the budget); default: the preset's")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (1 per process when "
                         "running seeds side by side)")
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
+                        help="which operators: depth (at the preset's factor), width (x2), ablation (layer orders)")
+    parser.add_argument("--workers", type=int, default=1, help="train in N one-thread processes (2 on 2 cores)")
     parser.add_argument("--out", default="runs/operators")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = {} if args.tokens_per_param is None else {"tokens_per_param": args.tokens_per_param}
     t0 = time.perf_counter()
-    table = run(args.preset, args.seeds, Path(args.out), **overrides)
+    table = run(args.preset, args.seeds, Path(args.out), parts=tuple(args.parts), workers=args.workers,
+                **overrides)
     print(format_table(table))
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; results in {args.out}/")
     return 0
