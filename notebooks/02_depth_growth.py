@@ -117,6 +117,9 @@ if ablation_rows:
     fig = plots.plot_speedups(ablation_rows, paper=False, title="layer order at one factor")
     print(x2.table(ablation_rows))
 
+# %% [markdown]
+# **Measured at `cpu-x2` over three seeds** (one thread per run; [the README's *Regimes*](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#regimes-where-each-lessons-comparison-means-something-issue-15)): the 4-block target from scratch 1.2480 ± 0.0029 beats the 2-block model alone, 1.2655 ± 0.0080 (narrowly: by 0.0175 against twice the larger spread, 0.016). Every layer order beats both on every seed: stack +23.7%, interpolate +21.9%, partial-bottom +18.9%, partial-top +25.5% (means of the FLOPs speedups). The paper's finding that whole-model stacking beats the other orders does **not** reproduce at this size: the orders are within the seeds' spread of one another. With two blocks the orders differ only in which block sits where, and a 2-block model's blocks are not yet specialised enough for their position to matter much; what matters is that the grown model starts from trained blocks and trained embeddings.
+
 # %%
 from growkit.record import write_json
 from growkit.speedup import pct
