@@ -49,19 +49,29 @@ def jobs(study: Study, variants: list[Variant]) -> list[tuple[str, Variant | Non
     return out + [("grown", v) for v in variants]
 
 
+def check_workers(workers: int) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SettingError(f"workers must be a whole number >= 1, got {workers!r}: e.g. workers=2 "
+                           "(--workers 2 on the command line; one per core).")
+
+
+def one_thread_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` spawned processes at one torch thread each (a checked count)."""
+    check_workers(workers)
+    # spawn, not fork: a forked child would inherit the parent's torch threads and locks.
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+
+
 def train_in_workers(studies: Study | list[Study], variants: list[Variant], workers: int) -> None:
     """Train the runs `variants` need, for every study (one per seed), in `workers` processes
     at one thread each, into the studies' cache folder (`study.run`/`add` then read them)."""
     studies = studies if isinstance(studies, list) else [studies]
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise SettingError(f"workers must be a whole number >= 1, got {workers!r}: e.g. workers=2 "
-                           "(--workers 2 on the command line; one per core).")
+    check_workers(workers)
     if any(s.cache.folder is None for s in studies):
         raise SettingError("workers > 1 need a cache folder to hand the runs back through: build "
                            "the Study with cache_dir='runs/...' (or use workers=1).")
-    # spawn, not fork: a forked child would inherit the parent's torch threads and locks.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+    with one_thread_pool(workers) as pool:
         futures = [pool.submit(_train, s.cfg, s.seed, str(s.cache.folder), s.preset, kind, variant)
                    for s in studies for kind, variant in jobs(s, variants)]
         for f in futures:

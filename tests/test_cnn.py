@@ -123,7 +123,8 @@ def test_shapes_of_each_preset(name):
 
 
 def test_an_unknown_shape_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown CNN shape 'tiny'; known: wrn-10-0.5, wrn-10-1, wrn-10-2, wrn-16-4, wrn-28-10"):
+    known = "wrn-10-0.5, wrn-10-1, wrn-10-2, wrn-16-4, wrn-28-10"
+    with pytest.raises(ValueError, match=f"unknown CNN shape 'tiny'; known: {known}"):
         preset_config("tiny")
 
 

@@ -324,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(result["gpt"]) < 2:
             print(report(result) + "\n(more to come)\n", flush=True)
 
-    save(run_bench(args.preset, rounds=args.rounds, steps=args.steps, done=progress))
-    print(report(json.loads(out.read_text())))
+    result = run_bench(args.preset, rounds=args.rounds, steps=args.steps, done=progress)
+    save(result)
+    print(report(result))
     print(f"written to {out}")
     return 0
 

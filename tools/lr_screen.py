@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
-
-import torch
 
 from growkit.__main__ import setting_parser
 from growkit.gpt import GPTConfig
 from growkit.study import Study, StudyConfig, model_name, preset, small_config
+from growkit.workers import one_thread_pool
 
 
 def model_of(study: Study, layers: int | None, narrow: int | None) -> GPTConfig:
@@ -39,7 +36,6 @@ def model_of(study: Study, layers: int | None, narrow: int | None) -> GPTConfig:
 
 def train_one(name: str, overrides: dict[str, Any], seed: int, layers: int | None, narrow: int | None,
               lr: float, out: str) -> tuple[int, float, float]:
-    torch.set_num_threads(1)
     study = Study(preset(name, **overrides), seed, progress=False, cache_dir=out, preset=name)
     record = study.train_alone(model_of(study, layers, narrow), lr=lr)
     return seed, lr, record.final_val_loss
@@ -63,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     model = model_of(study, args.layers, args.narrow)
     print(f"{model_name(model)} alone on the {args.preset} budget ({study.describe()})", flush=True)
     jobs = [(args.preset, overrides, s, args.layers, args.narrow, lr, args.out) for lr in args.lr for s in args.seeds]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
+    with one_thread_pool(args.workers) as pool:
         for seed, lr, loss in pool.map(train_one, *zip(*jobs)):
             print(f"lr {lr:g}  seed {seed}  final val loss {loss:.4f}", flush=True)
     return 0

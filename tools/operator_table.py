@@ -33,7 +33,6 @@ from growkit.speedup import PAPER_SPEEDUPS, pct
 from growkit.study import Row, Study, Variant, text_table
 from growkit.workers import train_in_workers
 
-
 PARTS = ("depth", "width", "ablation")
 
 
@@ -112,7 +111,7 @@ def run(preset: str, seeds: list[int], out: Path, progress: bool = False, parts:
         workers: int = 1, **overrides: Any) -> dict[str, Any]:
     studies = [Study.from_preset(preset, seed=seed, cache_dir=out / "cache", progress=progress, **overrides)
                for seed in seeds]
-    if workers > 1:  # every seed's runs at once, one thread each (growkit.workers)
+    if workers != 1:  # every seed's runs at once, one thread each (growkit.workers checks the count)
         train_in_workers(studies, variants(studies[0], parts), workers)
     per_seed: dict[int, dict[str, Any]] = {}
     for study in studies:
@@ -135,7 +134,8 @@ def run(preset: str, seeds: list[int], out: Path, progress: bool = False, parts:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/operator_table.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu", help="smoke (seconds; numbers mean nothing), cpu, cpu-x2, gpu, t4, auto")
+    parser.add_argument("--preset", default="cpu",
+                        help="smoke (seconds; numbers mean nothing), cpu, cpu-x2, gpu, t4, auto")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tokens-per-param", type=float, default=None,
                         help="the target's tokens per parameter (sets the budget); default: the preset's")
