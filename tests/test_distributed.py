@@ -79,6 +79,9 @@ def train(out, stem):
     if stop.startswith("at:"):
         t.fit(steps=int(stop[3:]))
         print("STOPPED", flush=True)
+        # Leave the process group first: exiting with gloo's threads still up aborted the
+        # process now and then ("terminate called without an active exception", exit -6).
+        distributed.shutdown()
         sys.exit(3)
     t.fit()
     t.grow("stack", factor=2, config=TrainConfig(steps=12, **common), fresh_optimizer=False)
