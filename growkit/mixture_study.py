@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from .record import Record
 from .settings import SettingError, at_least, check_types, positive, require, within
 from .speedup import pct, speedup
 from .study import RunCache, pick_preset, seeds_in, text_table
-from .train import TrainConfig, Trainer, accuracy, training_flops
+from .train import TrainConfig, Trainer, accuracy, interactive, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
 RUNS = ("scratch", "small", *(f"mixture-{c}" for c in COEF_VARIANTS), *BASELINES)
@@ -226,10 +227,51 @@ def run_spec(cfg: MixtureConfig, run: str, seed: int) -> dict[str, Any]:
     return spec
 
 
-def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None = None
-        ) -> dict[str, Any]:
+def _train_cached(cfg: MixtureConfig, run: str, seed: int, folder: str) -> None:
+    """One run into the cache folder (what a worker process does)."""
+    data = load_images(cfg.data, augment=cfg.augment)
+    RunCache(folder, prune=cfg.prune_checkpoints).get(
+        run_spec(cfg, run, seed), f"{run}-s{seed}",
+        lambda out, stem: train_run(cfg, run, seed, data, out_dir=out, stem=stem, progress=False))
+
+
+def train_in_workers(cfg: MixtureConfig, cache_dir: str | Path, workers: int,
+                     progress: bool = False) -> None:
+    """The runs of cfg not yet in cache_dir, in `workers` processes at one thread each
+    (growkit.workers: the GPT study's way, for the same reasons)."""
+    from tqdm import tqdm
+
+    from .workers import one_thread_pool
+
+    cache = RunCache(cache_dir)
+    todo = [(r, s) for s in cfg.seeds for r in cfg.runs if cache.find(run_spec(cfg, r, s)) is None]
+    if not todo:
+        return
+    processes = min(workers, len(todo))
+    with one_thread_pool(processes) as pool:
+        futures = [pool.submit(_train_cached, cfg, r, s, str(cache_dir)) for r, s in todo]
+        for f in tqdm(as_completed(futures), total=len(futures), disable=not progress,
+                      desc=f"runs ({processes} processes, 1 thread each)"):
+            f.result()  # a worker's error, raised here with its own message
+
+
+def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None = None,
+        workers: int | str = 1) -> dict[str, Any]:
     """Every run of cfg.runs for every seed of cfg.seeds (those already finished in
-    cache_dir are read, not trained), then the summary: rows, table and the records."""
+    cache_dir are read, not trained), then the summary: rows, table and the records.
+    `workers` > 1 (or "auto": one per core on a CPU): the runs train first in that many
+    processes at one thread each, into cache_dir."""
+    from .workers import resolve_workers
+
+    count = resolve_workers(workers)  # type: ignore[arg-type]
+    if count != 1 and cache_dir is None:
+        if workers != "auto":
+            raise SettingError("workers > 1 need a cache folder to hand the runs back through: "
+                               "pass cache_dir='runs/...' (or use workers=1).")
+        count = 1
+    if count != 1:
+        on = (interactive() if progress is None else progress) and distributed.is_main()
+        train_in_workers(cfg, cache_dir, count, progress=on)  # type: ignore[arg-type]
     cache = RunCache(cache_dir, prune=cfg.prune_checkpoints)
     data = load_images(cfg.data, augment=cfg.augment)
     records: dict[str, dict[int, Record]] = {r: {} for r in cfg.runs}

@@ -741,19 +741,23 @@ class Study:
         assert isinstance(model, GPT)
         return model
 
-    def run(self, variants: Iterable[Variant], workers: int = 1) -> list[Row]:
+    def run(self, variants: Iterable[Variant], workers: int | str = 1) -> list[Row]:
         """Train every variant (one progress line over the runs); returns their rows. With
         `workers` > 1 (and a cache folder) the runs train first in that many processes at one
         thread each (growkit.workers: faster and steadier on a busy CPU, other numbers than
-        torch's default thread count gives)."""
+        torch's default thread count gives). "auto": one process per core on a CPU (1 on a
+        GPU, or without a cache folder)."""
         from tqdm import tqdm  # a text line, as train.progress_bar's
 
-        variants = list(variants)
-        if workers != 1:  # train_in_workers checks the count
-            from .workers import train_in_workers
+        from .workers import resolve_workers, train_in_workers
 
-            train_in_workers(self, variants, workers)
+        variants = list(variants)
         on = (interactive() if self.progress is None else self.progress) and distributed.is_main()
+        count = resolve_workers(workers)  # type: ignore[arg-type]
+        if workers == "auto" and self.cache.folder is None:
+            count = 1  # the workers hand their runs back through the cache folder
+        if count != 1:
+            train_in_workers(self, variants, count, progress=on)
         for v in tqdm(variants, desc="runs", disable=not on, leave=False):
             self.add(v)
         return [self.row(v) for v in variants]

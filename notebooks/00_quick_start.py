@@ -64,6 +64,8 @@ PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu
 OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
 SEED = 0  # another seed, another random start: how much do the numbers move?
 PROGRESS = True  # a progress line while a run trains
+WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the
+#                   same numbers on any CPU; 1 on a GPU); 1 trains them here, one after another, with a progress line
 RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
 RESULTS_DIR = "."  # where this notebook saves its key numbers (results_00.json)
 
@@ -102,7 +104,7 @@ for op in ["stack", "zero"]:
 
 # %%
 stack = Variant(cfg.op, "depth", cfg.factor)
-row = study.run([stack])[0]
+row = study.run([stack], workers=WORKERS)[0]
 
 # %%
 fig = plots.plot_study(study, [stack], title="validation loss against compute")

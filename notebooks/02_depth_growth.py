@@ -71,6 +71,8 @@ PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu
 OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
 SEED = 0  # another seed, another random start: how much do the numbers move?
 PROGRESS = True  # a progress line while a run trains
+WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the
+#                   same numbers on any CPU; 1 on a GPU); 1 trains them here, one after another, with a progress line
 RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
 RESULTS_DIR = "."  # where this notebook saves its key numbers (results_02.json)
 ABLATION = True  # also stacking vs interpolation vs partial stacking
@@ -84,7 +86,7 @@ course.begin(study.preset, study.describe())
 
 # %%
 variants = study.operators("depth", cfg.factor)
-rows = study.run(variants)
+rows = study.run(variants, workers=WORKERS)
 fig = plots.plot_study(study, variants, title="depth growth: the four operators")
 
 # %%
@@ -112,7 +114,7 @@ from growkit.study import x2_preset
 x2 = Study.from_preset(x2_preset(PRESET), seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 if ABLATION:
     print(x2.describe())
-ablation_rows = x2.run(x2.stacking_ablation()) if ABLATION else []
+ablation_rows = x2.run(x2.stacking_ablation(), workers=WORKERS) if ABLATION else []
 if ablation_rows:
     fig = plots.plot_speedups(ablation_rows, paper=False, title="layer order at one factor")
     print(x2.table(ablation_rows))

@@ -73,6 +73,8 @@ PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu
 OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
 SEED = 0  # another seed, another random start: how much do the numbers move?
 PROGRESS = True  # a progress line while a run trains
+WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the
+#                   same numbers on any CPU; 1 on a GPU); 1 trains them here, one after another, with a progress line
 RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
 RESULTS_DIR = "."  # where this notebook saves its key numbers (results_03.json)
 WIDTH_FACTOR = 2  # must divide the target's heads
@@ -88,7 +90,7 @@ course.begin(study.preset, study.describe())
 # %%
 variants = study.operators("width", WIDTH_FACTOR)
 depth_stack = Variant("stack", "depth", cfg.factor)  # the depth winner, for reference
-rows = study.run(variants + [depth_stack])
+rows = study.run(variants + [depth_stack], workers=WORKERS)
 width_rows, stack_row = rows[:-1], rows[-1]
 fig = plots.plot_study(study, variants, title="width growth: the four operators")
 

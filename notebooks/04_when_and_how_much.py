@@ -66,6 +66,8 @@ PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu
 OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
 SEED = 0  # another seed, another random start: how much do the numbers move?
 PROGRESS = True  # a progress line while a run trains
+WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the
+#                   same numbers on any CPU; 1 on a GPU); 1 trains them here, one after another, with a progress line
 RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
 RESULTS_DIR = "."  # where this notebook saves its key numbers (results_04.json)
 FRACTIONS = [0.1, 0.25, 0.5]  # share of the FLOPs budget spent before growth
@@ -82,7 +84,7 @@ course.begin(study.preset, study.describe())
 
 # %%
 variants = study.grid(OP, "depth", FRACTIONS, FACTORS)
-rows = study.run(variants)
+rows = study.run(variants, workers=WORKERS)
 fig = plots.plot_surface(rows)
 
 # %%

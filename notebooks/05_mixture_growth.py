@@ -67,6 +67,8 @@ OVERRIDES = {}  # any growkit.mixture_study.MixtureConfig field, e.g. {"epochs":
 SEEDS = [0]  # more seeds, e.g. [0, 1, 2], give a mean ± spread (the README's table used three)
 RUNS = None  # None: all nine runs; or some, e.g. ["scratch", "small", "mixture-orthogonal", "net2wider"]
 PROGRESS = True  # a progress line while a run trains
+WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the
+#                   same numbers on any CPU; 1 on a GPU); 1 trains them here, one after another, with a progress line
 RUNS_DIR = "runs/course"  # finished runs are kept here and reused; None: a temporary folder
 RESULTS_DIR = "."  # where this notebook saves its key numbers (results_05.json)
 
@@ -124,7 +126,7 @@ with torch.no_grad():
 # The budget is a number of epochs of the full-width net, in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
 
 # %%
-summary = mixture_study.run(cfg, out, progress=PROGRESS)
+summary = mixture_study.run(cfg, out, progress=PROGRESS, workers=WORKERS)
 print(summary["table"])
 
 # %%
