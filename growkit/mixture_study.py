@@ -67,6 +67,9 @@ class MixtureConfig:
     momentum: float = 0.9
     warmup: int = 20  # steps of linear warmup at the start of every phase
     augment: bool | None = None  # None: the data set's default (crop and flip for CIFAR)
+    # The first N images of the training split (None: all). Few images and many epochs on one
+    # budget is the paper's regime (200 CIFAR epochs): there width, not images seen, decides.
+    train_images: int | None = None
     net2wider_noise: float = 0.0  # 0: exact copies, as the official baseline
     evals: int = 10  # evaluations per run, spread over its phases
     eval_batches: int = 8
@@ -82,7 +85,8 @@ class MixtureConfig:
         if self.shape not in CNN_SHAPES:
             raise SettingError(f"MixtureConfig.shape must be one of {', '.join(CNN_SHAPES)}, got "
                                f"{self.shape!r}: e.g. shape='wrn-10-1'.")
-        at_least(self, 1, "templates", "batch_size", "evals", "eval_batches", "checkpoint_every")
+        at_least(self, 1, "templates", "batch_size", "evals", "eval_batches", "checkpoint_every",
+                 "train_images")
         at_least(self, 0, "weight_decay", "warmup", "net2wider_noise")
         positive(self, "epochs", fix=2.0)
         positive(self, "lr", "lr_after_growth", fix=0.1)
@@ -97,9 +101,17 @@ class MixtureConfig:
     def settings(self) -> dict[str, Any]:
         """What determines a run's result (which runs and seeds to train, and checkpointing,
         do not)."""
-        return {k: v for k, v in asdict(self).items()
+        return {k: v for k, v in self.recorded().items()
                 if k not in ("runs", "seeds", "checkpoint_every", "checkpoint_minutes",
                              "prune_checkpoints")}
+
+    def recorded(self) -> dict[str, Any]:
+        """Every field, as a run's record keeps it (train_images only where set, so the runs
+        cached before it existed keep their names)."""
+        fields = asdict(self)
+        if fields["train_images"] is None:
+            del fields["train_images"]
+        return fields
 
 
 # The same names as the GPT study's presets, each meaning one thing.
@@ -119,6 +131,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(data="cifar100", shape="wrn-28-10", epochs=200.0, grow_fraction=0.25,
                   warmup=400, evals=40, eval_batches=20),
 }
+
+
+def load_data(cfg: MixtureConfig) -> ImageDataset:
+    """cfg's image data set: its augmentation, and its first cfg.train_images training images."""
+    data = load_images(cfg.data, augment=cfg.augment)
+    if cfg.train_images is None:
+        return data
+    images, labels = data.splits["train"]
+    if cfg.train_images > len(labels):
+        raise SettingError(f"train_images={cfg.train_images} but {cfg.data}'s training split has "
+                           f"{len(labels):,} images: e.g. train_images={len(labels) // 10} (or None: all).")
+    n = cfg.train_images
+    # The normalisation statistics stay the whole split's: a subset changes the data, not its units.
+    return dataclasses.replace(data, splits={**data.splits, "train": (images[:n], labels[:n])})
 
 
 def preset(name: str = "auto", **overrides: Any) -> MixtureConfig:
@@ -213,7 +239,7 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
     trainer.fit()
     rec = trainer.record
     rec.meta.update(run=run, budget_flops=budget, test_acc=accuracy(trainer.model, data, "test"),
-                    study=asdict(cfg))
+                    study=cfg.recorded())
     return rec
 
 
@@ -229,7 +255,7 @@ def run_spec(cfg: MixtureConfig, run: str, seed: int) -> dict[str, Any]:
 
 def _train_cached(cfg: MixtureConfig, run: str, seed: int, folder: str) -> None:
     """One run into the cache folder (what a worker process does)."""
-    data = load_images(cfg.data, augment=cfg.augment)
+    data = load_data(cfg)
     RunCache(folder, prune=cfg.prune_checkpoints).get(
         run_spec(cfg, run, seed), f"{run}-s{seed}",
         lambda out, stem: train_run(cfg, run, seed, data, out_dir=out, stem=stem, progress=False))
@@ -273,7 +299,7 @@ def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None 
         on = (interactive() if progress is None else progress) and distributed.is_main()
         train_in_workers(cfg, cache_dir, count, progress=on)  # type: ignore[arg-type]
     cache = RunCache(cache_dir, prune=cfg.prune_checkpoints)
-    data = load_images(cfg.data, augment=cfg.augment)
+    data = load_data(cfg)
     records: dict[str, dict[int, Record]] = {r: {} for r in cfg.runs}
     for seed in cfg.seeds:
         for name in cfg.runs:

@@ -75,12 +75,12 @@ RESULTS_DIR = "."  # where this notebook saves its key numbers (results_05.json)
 # %%
 import tempfile
 
-from growkit import course, load_images, mixture_study, plots
+from growkit import course, mixture_study, plots
 from growkit.study import pick_preset
 
 chosen = PRESET if PRESET in mixture_study.PRESETS else pick_preset(PRESET)  # 'auto': from the hardware
 cfg = mixture_study.preset(chosen, seeds=SEEDS, **({"runs": RUNS} if RUNS else {}), **OVERRIDES)
-data = load_images(cfg.data, augment=cfg.augment)
+data = mixture_study.load_data(cfg)  # cfg's images: its share of the training split, augmented or not
 out = RUNS_DIR or tempfile.mkdtemp()
 course.begin(chosen, mixture_study.describe(cfg, data))
 

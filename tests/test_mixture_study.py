@@ -45,3 +45,43 @@ def test_mixture_table_flags_speedups_the_half_width_phase_earned_alone():
     grown_only = {"speedup_flops": [0.2], "reached_before_growth": [False],
                   "speedup_flops_after_growth": [0.2]}
     assert mixture_study.speedup_cell(grown_only) == "+20%"
+
+
+def history(records):
+    return {(name, s): [(h["step"], h["val_loss"]) for h in r.history] + [r.meta["test_acc"]]
+            for name, by_seed in records.items() for s, r in by_seed.items()}
+
+
+def test_mixture_workers_give_the_numbers_of_one_process_at_one_thread(tmp_path):
+    import torch
+
+    cfg = mixture_study.preset("smoke", epochs=0.3, runs=["scratch", "small", "mixture-zero"])
+    parallel = mixture_study.run(cfg, tmp_path / "parallel", progress=False, workers=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = mixture_study.run(cfg, tmp_path / "serial", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert {r.meta["threads"] for by in parallel["records"].values() for r in by.values()} == {1}
+    assert history(parallel["records"]) == history(serial["records"])  # bit for bit
+    with pytest.raises(mixture_study.SettingError, match="cache_dir="):
+        mixture_study.run(cfg, None, progress=False, workers=2)
+
+
+def test_train_images_is_a_fixed_share_of_the_training_split_on_the_same_budget():
+    whole = mixture_study.preset("smoke")
+    data = mixture_study.load_data(whole)
+    n = data.size("train")
+    # epochs count over the subset: 300 images for 2 * n / 300 epochs cost what 2 epochs of all n do
+    part = mixture_study.preset("smoke", train_images=300, epochs=whole.epochs * n / 300)
+    subset = mixture_study.load_data(part)
+    assert subset.size("train") == 300 and data.size("test") == subset.size("test")
+    assert subset.splits["train"][1].equal(data.splits["train"][1][:300])
+    assert (subset.mean, subset.std) == (data.mean, data.std)  # the same units
+    assert mixture_study.phase_plan(part, subset, "scratch")[0] == pytest.approx(
+        mixture_study.phase_plan(whole, data, "scratch")[0], rel=1e-9)
+    # runs cached before the field existed keep their names: it is in a spec only when set
+    assert "train_images" not in whole.settings() and part.settings()["train_images"] == 300
+    with pytest.raises(mixture_study.SettingError, match=rf"train_images={n // 10}\b"):
+        mixture_study.load_data(mixture_study.preset("smoke", train_images=10**6))

@@ -1,10 +1,12 @@
 """A study's runs in parallel 1-thread worker processes: the numbers of one process at one
 thread, every run trained once, errors that name the fix."""
 
+import os
+
 import pytest
 import torch
 
-from growkit import Study, Variant
+from growkit import Study, Variant, workers
 from growkit.settings import SettingError
 
 VARIANTS = [Variant("stack", "depth", 4), Variant("zero", "depth", 2)]
@@ -15,7 +17,7 @@ def numbers(study: Study) -> list[list[tuple]]:
     return [[(h["step"], h["flops"], h["val_loss"], h["train_loss"]) for h in r.history] for r in recs]
 
 
-def test_two_workers_give_the_numbers_of_one_process_at_one_thread(tmp_path):
+def test_two_workers_give_the_numbers_of_one_process_at_one_thread(tmp_path, monkeypatch):
     parallel = Study.from_preset("smoke", progress=False, cache_dir=tmp_path / "parallel")
     parallel.run(VARIANTS, workers=2)
     records = sorted((tmp_path / "parallel").glob("*.json"))
@@ -32,6 +34,15 @@ def test_two_workers_give_the_numbers_of_one_process_at_one_thread(tmp_path):
         torch.set_num_threads(threads)
     assert numbers(parallel) == numbers(serial)  # bit for bit
 
+    # Asked again, every run is in the folder: no process starts (a second `make demo`).
+    def no_pool(count):
+        raise AssertionError(f"started {count} processes for runs already cached")
+
+    monkeypatch.setattr(workers, "one_thread_pool", no_pool)
+    again = Study.from_preset("smoke", progress=False, cache_dir=tmp_path / "parallel")
+    assert [r.val_loss for r in again.run(VARIANTS, workers=2)] == [
+        r.val_loss for r in parallel.run(VARIANTS)]
+
 
 def test_workers_need_a_cache_folder_and_a_count():
     study = Study.from_preset("smoke", progress=False)
@@ -39,3 +50,13 @@ def test_workers_need_a_cache_folder_and_a_count():
         study.run(VARIANTS, workers=2)
     with pytest.raises(SettingError, match="workers=2"):
         study.run(VARIANTS, workers=0)
+
+
+def test_auto_is_one_process_per_core_on_a_cpu_and_this_one_without_a_folder():
+    assert workers.resolve_workers("auto") == len(os.sched_getaffinity(0))
+    with pytest.raises(SettingError, match="'auto'"):
+        workers.resolve_workers("all")
+    study = Study.from_preset("smoke", progress=False)  # no cache folder: trained here
+    (row,) = study.run([VARIANTS[1]], workers="auto")
+    assert study.scratch.meta["threads"] == torch.get_num_threads()
+    assert row.val_loss > 0
