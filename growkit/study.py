@@ -552,11 +552,21 @@ class Study:
         return cls(preset(chosen, **overrides), seed, progress=progress, cache_dir=cache_dir,
                    preset=chosen)
 
-    def describe(self) -> str:
+    def workers_for(self, workers: int | str) -> int:
+        """How many processes `run(..., workers)` trains in ("auto" without a cache folder: 1)."""
+        from .workers import resolve_workers
+
+        count = resolve_workers(workers)  # type: ignore[arg-type]
+        return 1 if workers == "auto" and self.cache.folder is None else count
+
+    def describe(self, workers: int | str = 1) -> str:
+        """The setting in one paragraph; `workers` as `run` is given it (the threads per run)."""
         n = sized(self.target).n_params()
         tokens = self.budget_flops / sized(self.target).flops_per_token(self.cfg.block_size)
-        return (f"preset {self.preset or '?'} on {auto_device().type} at {torch.get_num_threads()} "
-                f"thread(s) per run, seed {self.seed}: target "
+        count = self.workers_for(workers)
+        threads = (f"{torch.get_num_threads()} thread(s) per run" if count == 1 else
+                   f"1 thread per run, up to {count} runs at once")
+        return (f"preset {self.preset or '?'} on {auto_device().type} at {threads}, seed {self.seed}: target "
                 f"{model_name(self.target)} ({n:,} params), budget {self.budget_flops:.3g} FLOPs "
                 f"= {tokens / n:.0f} tokens per target parameter; growth at "
                 f"{self.cfg.grow_fraction:.0%} of the budget unless a variant says otherwise.")
@@ -749,13 +759,11 @@ class Study:
         GPU, or without a cache folder)."""
         from tqdm import tqdm  # a text line, as train.progress_bar's
 
-        from .workers import resolve_workers, train_in_workers
+        from .workers import train_in_workers
 
         variants = list(variants)
         on = (interactive() if self.progress is None else self.progress) and distributed.is_main()
-        count = resolve_workers(workers)  # type: ignore[arg-type]
-        if workers == "auto" and self.cache.folder is None:
-            count = 1  # the workers hand their runs back through the cache folder
+        count = self.workers_for(workers)  # the workers hand their runs back through the cache folder
         if count != 1:
             train_in_workers(self, variants, count, progress=on)
         for v in tqdm(variants, desc="runs", disable=not on, leave=False):

@@ -74,7 +74,7 @@ from growkit import Study, Variant, course, plots
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-course.begin(study.preset, study.describe())
+course.begin(study.preset, study.describe(WORKERS))
 
 # %% [markdown]
 # ## Growth in one call

@@ -82,7 +82,7 @@ from growkit import Study, course, plots
 
 study = Study.from_preset(PRESET, seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-course.begin(study.preset, study.describe())
+course.begin(study.preset, study.describe(WORKERS))
 
 # %%
 variants = study.operators("depth", cfg.factor)
@@ -113,7 +113,7 @@ from growkit.study import x2_preset
 
 x2 = Study.from_preset(x2_preset(PRESET), seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 if ABLATION:
-    print(x2.describe())
+    print(x2.describe(WORKERS))
 ablation_rows = x2.run(x2.stacking_ablation(), workers=WORKERS) if ABLATION else []
 if ablation_rows:
     fig = plots.plot_speedups(ablation_rows, paper=False, title="layer order at one factor")

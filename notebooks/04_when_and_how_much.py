@@ -80,7 +80,7 @@ from growkit.study import x2_preset
 
 study = Study.from_preset(x2_preset(PRESET), seed=SEED, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
 cfg = study.cfg
-course.begin(study.preset, study.describe())
+course.begin(study.preset, study.describe(WORKERS))
 
 # %%
 variants = study.grid(OP, "depth", FRACTIONS, FACTORS)

@@ -23,7 +23,7 @@
 #
 # About 19 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); fashion-mnist, nine runs, one seed).
 #
-# Presets: `cpu` (fashion-mnist, a WRN-10-1), `gpu` and `t4` (CIFAR-10, a WRN-16-4; downloaded once by torchvision). `smoke` shrinks everything to seconds on scikit-learn's digits for the regression tests; its numbers mean nothing.
+# Presets: `cpu` (a WRN-10-1 on the first 5,400 fashion-mnist training images for 20 epochs: why so few images, below), `gpu` and `t4` (CIFAR-10, a WRN-16-4; downloaded once by torchvision). `smoke` shrinks everything to seconds on scikit-learn's digits for the regression tests; its numbers mean nothing.
 
 # %%
 # Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
@@ -123,7 +123,7 @@ with torch.no_grad():
 # %% [markdown]
 # ## Every way of widening, one FLOPs budget
 #
-# The budget is a number of epochs of the full-width net, in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
+# The budget is a number of epochs of the full-width net over the training images used (`cfg.train_images` of them; all with `None`), in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
 
 # %%
 summary = mixture_study.run(cfg, out, progress=PROGRESS, workers=WORKERS)

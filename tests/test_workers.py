@@ -52,11 +52,15 @@ def test_workers_need_a_cache_folder_and_a_count():
         study.run(VARIANTS, workers=0)
 
 
-def test_auto_is_one_process_per_core_on_a_cpu_and_this_one_without_a_folder():
-    assert workers.resolve_workers("auto") == len(os.sched_getaffinity(0))
+def test_auto_is_one_process_per_core_on_a_cpu_and_this_one_without_a_folder(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    assert workers.resolve_workers("auto") == cores
+    said = Study.from_preset("smoke", progress=False, cache_dir=tmp_path).describe("auto")
+    assert ("1 thread per run, up to" in said) == (cores > 1)  # what the notebooks print first
     with pytest.raises(SettingError, match="'auto'"):
         workers.resolve_workers("all")
     study = Study.from_preset("smoke", progress=False)  # no cache folder: trained here
     (row,) = study.run([VARIANTS[1]], workers="auto")
     assert study.scratch.meta["threads"] == torch.get_num_threads()
+    assert f"at {torch.get_num_threads()} thread(s) per run" in study.describe("auto")
     assert row.val_loss > 0
