@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,20 +267,11 @@ def train_in_workers(cfg: MixtureConfig, cache_dir: str | Path, workers: int,
                      progress: bool = False) -> None:
     """The runs of cfg not yet in cache_dir, in `workers` processes at one thread each
     (growkit.workers: the GPT study's way, for the same reasons)."""
-    from tqdm import tqdm
-
-    from .workers import one_thread_pool
+    from .workers import run_all
 
     cache = RunCache(cache_dir)
     todo = [(r, s) for s in cfg.seeds for r in cfg.runs if cache.find(run_spec(cfg, r, s)) is None]
-    if not todo:
-        return
-    processes = min(workers, len(todo))
-    with one_thread_pool(processes) as pool:
-        futures = [pool.submit(_train_cached, cfg, r, s, str(cache_dir)) for r, s in todo]
-        for f in tqdm(as_completed(futures), total=len(futures), disable=not progress,
-                      desc=f"runs ({processes} processes, 1 thread each)"):
-            f.result()  # a worker's error, raised here with its own message
+    run_all([(_train_cached, (cfg, r, s, str(cache_dir))) for r, s in todo], workers, progress)
 
 
 def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None = None,

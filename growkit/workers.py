@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -116,14 +117,21 @@ def train_in_workers(studies: Study | list[Study], variants: list[Variant], work
         raise SettingError("workers > 1 need a cache folder to hand the runs back through: build "
                            "the Study with cache_dir='runs/...' (or use workers=1).")
     todo = [(s, kind, v) for s in studies for kind, v in untrained(s, variants)]
-    if not todo:
+    run_all([(_train, (s.cfg, s.seed, str(s.cache.folder), s.preset, kind, v)) for s, kind, v in todo],
+            workers, progress)
+
+
+def run_all(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], workers: int,
+            progress: bool = False) -> None:
+    """Each `fn(*args)` of `calls` in up to `workers` one-thread processes (none started for
+    no calls); `progress`: one line counting the finished calls. A call's error is raised here."""
+    if not calls:
         return
     from tqdm import tqdm  # a text line, as train.progress_bar's
 
-    processes = min(workers, len(todo))
+    processes = min(workers, len(calls))
     with one_thread_pool(processes) as pool:
-        futures = [pool.submit(_train, s.cfg, s.seed, str(s.cache.folder), s.preset, kind, v)
-                   for s, kind, v in todo]
+        futures = [pool.submit(fn, *args) for fn, args in calls]
         done = tqdm(as_completed(futures), total=len(futures), disable=not progress,
                     desc=f"runs ({processes} processes, 1 thread each)")
         for f in done:
