@@ -280,14 +280,12 @@ def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None 
     cache_dir are read, not trained), then the summary: rows, table and the records.
     `workers` > 1 (or "auto": one per core on a CPU): the runs train first in that many
     processes at one thread each, into cache_dir."""
-    from .workers import resolve_workers
+    from .workers import processes_for
 
-    count = resolve_workers(workers)  # type: ignore[arg-type]
+    count = processes_for(workers, cache_dir)  # type: ignore[arg-type]
     if count != 1 and cache_dir is None:
-        if workers != "auto":
-            raise SettingError("workers > 1 need a cache folder to hand the runs back through: "
-                               "pass cache_dir='runs/...' (or use workers=1).")
-        count = 1
+        raise SettingError("workers > 1 need a cache folder to hand the runs back through: "
+                           "pass cache_dir='runs/...' (or use workers=1).")
     if count != 1:
         on = (interactive() if progress is None else progress) and distributed.is_main()
         train_in_workers(cfg, cache_dir, count, progress=on)  # type: ignore[arg-type]

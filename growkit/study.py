@@ -554,10 +554,9 @@ class Study:
 
     def workers_for(self, workers: int | str) -> int:
         """How many processes `run(..., workers)` trains in ("auto" without a cache folder: 1)."""
-        from .workers import resolve_workers
+        from .workers import processes_for
 
-        count = resolve_workers(workers)  # type: ignore[arg-type]
-        return 1 if workers == "auto" and self.cache.folder is None else count
+        return processes_for(workers, self.cache.folder)  # type: ignore[arg-type]
 
     def describe(self, workers: int | str = 1) -> str:
         """The setting in one paragraph; `workers` as `run` is given it (the threads per run)."""

@@ -76,6 +76,13 @@ def resolve_workers(workers: Workers) -> int:
     return workers  # type: ignore[return-value]
 
 
+def processes_for(workers: Workers, folder: object | None) -> int:
+    """How many processes train runs handed back through `folder` ("auto" without one: 1,
+    this process; an explicit count without one is refused where the runs are handed out)."""
+    count = resolve_workers(workers)
+    return 1 if workers == "auto" and folder is None else count
+
+
 def one_thread_pool(workers: int) -> ProcessPoolExecutor:
     """`workers` spawned processes at one torch thread each (a checked count)."""
     check_workers(workers)
