@@ -43,6 +43,7 @@ from .grow.mixture import COEF_VARIANTS
 from .images import ImageDataset, load_images
 from .record import Record
 from .settings import SettingError, at_least, check_types, positive, require, within
+from .shared_start import share_start, shared_start
 from .speedup import pct, speedup
 from .study import RunCache, pick_preset, seeds_in, text_table
 from .train import TrainConfig, Trainer, accuracy, interactive, training_flops
@@ -200,6 +201,12 @@ def phase_plan(cfg: MixtureConfig, data: ImageDataset, run: str
                     (steps(1 - g, f_grown), None)]
 
 
+def family_of(run: str) -> str | None:
+    """Runs that begin alike: 'mixture' (the same two members, whatever the coefficients),
+    'widen' (the same half-width net, whatever the widening); None for the runs alone."""
+    return "mixture" if run.startswith("mixture-") else "widen" if run in BASELINES else None
+
+
 def train_config(cfg: MixtureConfig, steps: int, evals: int, seed: int, lr: float) -> TrainConfig:
     return TrainConfig(steps=steps, batch_size=cfg.batch_size, lr=lr, optimizer="sgd",
                        momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay,
@@ -221,19 +228,27 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
         lrs[-1] = cfg.lr_after_growth  # the grown net's phase
     configs = [train_config(cfg, n, e, seed, lr) for (n, _), e, lr in zip(phases, evals, lrs)]
     torch.manual_seed(seed)
+    family = family_of(run)
+    # The phases before growth are the family's, the same for each of its runs: the first to
+    # train them leaves their end state for the others (growkit.shared_start).
+    start = None if family is None else shared_start(
+        out_dir, family=family, study=cfg.settings(), seed=seed, device=auto_device().type,
+        phases=[asdict(c) for c in configs[:-1]])
     common = dict(name=f"{run}-s{seed}", out_dir=out_dir, stem=stem, progress=progress,
                   checkpoint_every=cfg.checkpoint_every, checkpoint_minutes=cfg.checkpoint_minutes,
-                  init_seed=seed)
+                  init_seed=seed, start_from=start)
     if run.startswith("mixture-"):
         trainer = Trainer(TemplateCNN(s.template), data, configs[0], member=0, **common)
         trainer.fit()
         trainer.new_phase(configs[1], member=1)
         trainer.fit()
+        share_start(trainer, start, last_phase=1)
         trainer.grow("mixture", dim="width", coefs=run.removeprefix("mixture-"), seed=seed,
                      config=configs[2])
     elif run in BASELINES:
         trainer = Trainer(CNN(s.half), data, configs[0], **common)
         trainer.fit()
+        share_start(trainer, start, last_phase=0)
         options = {"noise": cfg.net2wider_noise} if run == "net2wider" else {}
         trainer.grow(run, dim="width", factor=2, seed=seed, config=configs[1], **options)
     else:
@@ -271,6 +286,12 @@ def train_in_workers(cfg: MixtureConfig, cache_dir: str | Path, workers: int,
 
     cache = RunCache(cache_dir)
     todo = [(r, s) for s in cfg.seeds for r in cfg.runs if cache.find(run_spec(cfg, r, s)) is None]
+    # One run of each family first: its siblings, handed out later, find its beginning.
+    firsts: dict[tuple[str | None, int], tuple[str, int]] = {}
+    for r, s in todo:
+        firsts.setdefault((family_of(r), s), (r, s))
+    leaders = [t for (family, _), t in firsts.items() if family is not None]
+    todo = leaders + [t for t in todo if t not in leaders]
     run_all([(_train_cached, (cfg, r, s, str(cache_dir))) for r, s in todo], workers, progress)
 
 

@@ -218,8 +218,9 @@ class Trainer:
                  out_dir: str | Path | None = None, stem: str | None = None,
                  progress: bool | None = None, member: int | None = None,
                  checkpoint_every: int | None = None, checkpoint_minutes: float | None = 3.0,
-                 resume: bool = True, init_seed: int | None = None,
-                 compile: bool | None = None, nan_check_every: int = 10) -> None:
+                 resume: bool = True, start_from: Path | None = None,
+                 init_seed: int | None = None, compile: bool | None = None,
+                 nan_check_every: int = 10) -> None:
         """`out_dir`: where the record (<stem>.json, rewritten after every evaluation) and
         checkpoints (<stem>.<tag>.pt) go; `stem` defaults to `name`, so a caller can save
         under e.g. a hash while the record keeps a readable name.
@@ -232,6 +233,10 @@ class Trainer:
         phase matches continues from it: the caller's fit/new_phase/grow calls that were
         already done are skipped, and the record comes out identical to an uninterrupted
         run's (wall_s aside) on a CPU at the same thread count. `finish()` deletes it.
+
+        `start_from`: another run's resumable checkpoint (e.g. growkit.shared_start's) to
+        continue from when this run has none of its own, so runs that begin alike train
+        their common beginning once; the same check of the first phase applies.
 
         `init_seed`: the seed that built the model's initial weights, for the record
         (default: torch.initial_seed(), the last torch.manual_seed).
@@ -293,6 +298,8 @@ class Trainer:
         # Under torchrun rank 0 looks (it wrote the file) and every rank resumes alike.
         if resume and self.out_dir is not None and distributed.on_main(self.resume_path.exists):
             self._resume(self.resume_path, model)
+        elif resume and start_from is not None and distributed.on_main(Path(start_from).exists):
+            self._resume(Path(start_from), model)
 
     # ---- phases ----------------------------------------------------------------------
     def _start_phase(self, model: nn.Module, config: TrainConfig,
@@ -613,16 +620,17 @@ class Trainer:
         return (self.checkpoint_seconds is not None
                 and time.perf_counter() - self._last_save >= self.checkpoint_seconds)
 
-    def save_resumable(self) -> Path | None:
-        """Write <stem>.resume.pt atomically: everything a new Trainer needs to continue this
-        run exactly. Reads state only (no RNG draw), so it changes no number. Skipped when
-        the weights are no longer finite: the last finite one is kept. Under torchrun rank 0
-        writes it (every rank holds the same state) and the others return None."""
+    def save_resumable(self, path: Path | None = None) -> Path | None:
+        """Write <stem>.resume.pt (or `path`) atomically: everything a new Trainer needs to
+        continue this run exactly. Reads state only (no RNG draw), so it changes no number.
+        Skipped when the weights are no longer finite: the last finite one is kept. Under
+        torchrun rank 0 writes it (every rank holds the same state) and the others return None."""
         if self.out_dir is None or not distributed.is_main() or not self._weights_finite():
             return None
+        target = self.resume_path if path is None else path
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         save_checkpoint(
-            self.resume_path, self.model, resumable=RESUME_VERSION,
+            target, self.model, resumable=RESUME_VERSION,
             record=self.record.to_json(), train_config=asdict(self.config),
             forward_options=dict(self.forward_options), phase_step=self.phase_step,
             step=self.step, samples=self.samples, tokens=self.tokens, flops=self.flops,
@@ -630,8 +638,9 @@ class Trainer:
             scaler=self.scaler.state_dict(), batch_gen=self.batch_gen.get_state(),
             torch_rng=torch.get_rng_state(), cuda_rng=cuda,
             elapsed=time.perf_counter() - self.started)
-        self._last_save = time.perf_counter()
-        return self.resume_path
+        if path is None:
+            self._last_save = time.perf_counter()
+        return target
 
     def _resume(self, path: Path, model: nn.Module) -> None:
         """Continue from a resumable checkpoint whose first phase is this trainer's."""
@@ -656,6 +665,7 @@ class Trainer:
                       "model, data or settings); starting at step 0 (it will be overwritten).",
                       flush=True)
             return
+        saved.name = self.record.name  # (another run's, when started from a shared beginning)
         cls, config_cls = MODEL_KINDS[payload["kind"]]
         inner = unwrap(model)
         if type(inner) is cls and inner.config.to_dict() == payload["config"]:

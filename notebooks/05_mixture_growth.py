@@ -123,7 +123,7 @@ with torch.no_grad():
 # %% [markdown]
 # ## Every way of widening, one FLOPs budget
 #
-# The budget is a number of epochs of the full-width net over the training images used (`cfg.train_images` of them; all with `None`), in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
+# The budget is a number of epochs of the full-width net over the training images used (`cfg.train_images` of them; all with `None`), in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. The four MixtureGrowth runs begin with the same two members, and the three widenings with the same half-width net: the same computation, bit for bit, so the first run of each family leaves its state at the growth point and the others continue from it (`growkit.shared_start`), while each run's ledger still counts its whole budget. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
 
 # %%
 summary = mixture_study.run(cfg, out, progress=PROGRESS, workers=WORKERS)

@@ -69,8 +69,8 @@ PROGRESS = True  # a progress line while a run trains
 RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
 RESULTS_DIR = "."  # where this notebook saves its key numbers (results_06.json)
 WIDGETS = True  # True: buttons to explore with; False: no buttons, train RUNS and show them
-RUNS = [{"op": "stack", "dim": "depth", "factor": 4}, {"op": "zero", "dim": "width", "factor": 2}]  # shown at
-#       start when already finished (with widgets), or trained (without)
+RUNS = [{"op": "stack", "dim": "depth", "factor": 4}, {"op": "zero", "dim": "depth", "factor": 4}]  # shown at
+#       start when already finished (00 and 02 train both), or trained (without widgets)
 
 # %%
 from growkit import Study, course

@@ -69,6 +69,42 @@ def test_mixture_workers_give_the_numbers_of_one_process_at_one_thread(tmp_path)
         mixture_study.run(cfg, None, progress=False, workers=2)
 
 
+def test_runs_that_begin_alike_train_it_once_and_come_out_as_if_trained_alone(tmp_path, capsys):
+    alone = {}
+    for run in ("mixture-zero", "zero"):
+        cfg = mixture_study.preset("smoke", epochs=0.3, runs=[run])
+        alone[run] = mixture_study.run(cfg, tmp_path / run, progress=False)["records"][run][0]
+    capsys.readouterr()
+    cfg = mixture_study.preset("smoke", epochs=0.3,
+                               runs=["mixture-orthogonal", "mixture-zero", "random", "zero"])
+    together = mixture_study.run(cfg, tmp_path / "together", progress=False)["records"]
+    said = capsys.readouterr().out.splitlines()
+    # Each family's second run continued from its first run's state at the growth point...
+    assert len(list((tmp_path / "together").glob("start-*.resume.pt"))) == 2
+    for run in ("mixture-zero", "zero"):
+        assert any(line.startswith(f"{run}-s0: resuming from") and "start-" in line for line in said)
+    assert not any(line.startswith(("mixture-orthogonal-s0:", "random-s0:")) for line in said)
+    # ...and came out bit for bit as if trained alone, every FLOP of its beginning on the ledger.
+    for run, rec in alone.items():
+        shared = together[run][0]
+        assert history({run: {0: shared}}) == history({run: {0: rec}})
+        assert shared.total_flops == rec.total_flops and shared.events == rec.events
+        assert shared.name == rec.name == f"{run}-s0"
+
+
+def test_workers_hand_out_one_run_of_each_family_first(tmp_path, monkeypatch):
+    import growkit.workers
+
+    handed: list = []
+    monkeypatch.setattr(growkit.workers, "run_all",
+                        lambda calls, workers, progress: handed.extend(args[1:3] for _, args in calls))
+    cfg = mixture_study.preset("smoke", seeds=[0, 1],
+                               runs=["scratch", "mixture-zero", "mixture-copy", "zero", "net2wider"])
+    mixture_study.train_in_workers(cfg, tmp_path, 2)
+    assert handed[:4] == [("mixture-zero", 0), ("zero", 0), ("mixture-zero", 1), ("zero", 1)]
+    assert sorted(handed) == sorted((r, s) for s in (0, 1) for r in cfg.runs)
+
+
 def test_train_images_is_a_fixed_share_of_the_training_split_on_the_same_budget():
     whole = mixture_study.preset("smoke")
     data = mixture_study.load_data(whole)
