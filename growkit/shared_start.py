@@ -7,7 +7,8 @@ get there leaves a resumable checkpoint of its state at the growth point under a
 of everything that determines that state; a sibling that finds it continues from it, through
 the Trainer's exact resume, instead of training its members again. Its record comes out
 identical to training alone (the tests check), and its ledger still counts every FLOP of
-its beginning: the speedups compare runs, not what this machine happened to skip.
+its beginning (its wall_s the beginning's seconds too): the speedups compare runs, not what
+this machine happened to skip.
 
 Why a name from the settings rather than a check of the weights: a sibling must know before
 it trains whether a beginning is its own; anything that could change a number is in the
