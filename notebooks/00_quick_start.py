@@ -19,7 +19,7 @@
 #
 # **Model growth** trains a small network first, then grows it into the big one you wanted and trains on, so that the big model reaches its loss with less compute than training it from scratch. Here a 1-block GPT is trained for a small share of a FLOPs budget (5% at the `cpu` preset), stacked four times (G_stack, from *Stacking Your Transformers*, Du et al. 2024), and trained on for the rest; it is compared with the 4-block target trained from scratch on the same budget, **and with the small model trained alone on that budget**: growth only pays if it beats both.
 #
-# About 5.2 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks)), for three runs: those of `python -m growkit compare`.
+# About 5.6 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks)), for three runs: those of `python -m growkit compare`.
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 

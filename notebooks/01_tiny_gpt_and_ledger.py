@@ -19,7 +19,7 @@
 #
 # Every comparison in this course is on **FLOPs**, so first: where a GPT's FLOPs go, how growkit counts them (checked against PyTorch's own counter), and what a bigger model buys for the same compute. The GPT is LLaMA-style (RMSNorm, rotary positions, SwiGLU), in one file: [`growkit/gpt.py`](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/growkit/gpt.py).
 #
-# About 1.6 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); three models on one budget, two of them cached by `00`).
+# About 1.8 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); three models on one budget, two of them cached by `00`).
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 

@@ -26,7 +26,7 @@
 #
 # At ~1.1B parameters the paper found G_stack +49%, G_learn +49%, G_zero +47%, G_random −26%; and that stacking the whole model beats interpolation and partial stacking, and that function preservation is not what makes it work. Here: the same at tiny scale.
 #
-# About 16.4 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 11 runs, some cached by `00`).
+# About 16.0 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 11 runs, some cached by `00`).
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 

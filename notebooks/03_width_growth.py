@@ -28,7 +28,7 @@
 #
 # A width comparison means something only where the target beats its narrow model trained alone on the same FLOPs. At the `cpu` preset's budget it does not: the 4L×24 model alone ends within the seeds' spread of the 4L×48 target (1.2773 ± 0.0020 against 1.2701 ± 0.0090), and that at half the learning rate the width rule below gives it, so at `cpu` this notebook runs at `cpu-x2` (`growkit.study.x2_preset`): a 4L×32 target from 4L×16, at 160 tokens per parameter (the README's *Regimes* section has the measurements). The narrow model trains at twice the target's learning rate, by the width rule Adam's hidden layers follow under μP (`Study.lr_for`).
 #
-# About 11.9 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 7 runs, some cached by `02`).
+# About 10.7 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 7 runs, some cached by `02`).
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 

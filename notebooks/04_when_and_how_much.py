@@ -21,7 +21,7 @@
 #
 # The sweep runs at `cpu-x2` when `PRESET` is `cpu` (`growkit.study.x2_preset`): a 4L×32 target at 160 tokens per parameter, the budget where the 4-block target beats both of its small models (1 and 2 blocks) trained alone. At the `cpu` preset's budget the 2-block model alone beats the 4-block target, so a ×2 point there says nothing about growth (notebook 02 and the README's *Regimes* have the numbers).
 #
-# About 15.4 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); a 3 × 2 sweep).
+# About 13.4 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); a 3 × 2 sweep).
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
 

@@ -21,7 +21,7 @@
 #
 # Here, on one FLOPs budget: MixtureGrowth with four choices of new coefficients, three ways of widening a plain CNN (random new weights, zero new fan-out, Net2Wider copies), the full-width net from scratch, and **the half-width net alone** (growth has to beat it too).
 #
-# About 16.2 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); fashion-mnist, nine runs, one seed).
+# About 10.5 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); fashion-mnist, nine runs, one seed).
 #
 # Presets: `cpu` (a WRN-10-1 on the first 5,400 fashion-mnist training images for 20 epochs: why so few images, below), `gpu` and `t4` (CIFAR-10, a WRN-16-4; downloaded once by torchvision). `smoke` shrinks everything to seconds on scikit-learn's digits for the regression tests; its numbers mean nothing.
 
