@@ -110,11 +110,11 @@ if top is not None:
 # %% [markdown]
 # ### Over three seeds (measured at `cpu-x2`, one thread per run)
 #
-# One seed is one draw: the ×4 point at 10% gave +7% on seed 0 and +33% and +27% on seeds 1 and 2. FLOPs speedup over scratch, mean ± std over seeds 0–2 (this notebook with `SEED = 1`, `2` and `FRACTIONS = [0.05, 0.1, 0.25, 0.5]`; the 5% point of ×4 was run for seeds 1 and 2 only):
+# One seed is one draw: the ×4 point at 10% gave +7% on seed 0 and +33% and +27% on seeds 1 and 2. FLOPs speedup over scratch, mean ± std over seeds 0–2 (this notebook with `SEED = 1`, `2` and `FRACTIONS = [0.05, 0.1, 0.25, 0.5]`):
 #
 # | grown at | ×2 (from 2 blocks; alone 1.2656 ± 0.0080) | ×4 (from 1 block; alone 1.3919 ± 0.0107) |
 # | --- | --- | --- |
-# | 5% | +23.7 ± 2.7% | +32.3% (seeds 1–2: +34.9, +29.7) |
+# | 5% | +23.7 ± 2.7% | +26.5 ± 10.3% |
 # | 10% | +24.7 ± 5.4% | +22.5 ± 13.6% |
 # | 25% | +18.2 ± 3.7% | +12.9 ± 8.0% |
 # | 50% | +5.6 ± 3.8% | never (0 of 3) |
