@@ -19,7 +19,7 @@
 #
 # Pick an operator, a direction, a factor and a growth point, press **train and overlay**, and watch the run's loss-versus-FLOPs curve appear over the earlier ones, beside the scratch run and the small model alone (the first press trains those two, once). The readout gives each run's speedup and tokens per parameter.
 #
-# Runs already finished (by `00`, or by an earlier session) are read from `RUNS_DIR` and shown at once. On a CPU a new run takes about 2 minutes at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks)). For snappier exploration lower the budget, e.g. `OVERRIDES = {"tokens_per_param": 20}`, and watch the small-model-alone reference: at a few tokens per parameter the target stops deserving its size.
+# Runs already finished (by `00` and `02`, or by an earlier session) are read from `RUNS_DIR` and shown at once. On a CPU a new run takes about 2 minutes at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks)). For snappier exploration lower the budget, e.g. `OVERRIDES = {"tokens_per_param": 20}`, and watch the small-model-alone reference: at a few tokens per parameter the target stops deserving its size.
 #
 # Headless (papermill, `WIDGETS = False`) the notebook trains the runs in `RUNS` instead and shows the same plot and table: widgets would wait for a person forever.
 #
