@@ -237,7 +237,7 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
     common = dict(name=f"{run}-s{seed}", out_dir=out_dir, stem=stem, progress=progress,
                   checkpoint_every=cfg.checkpoint_every, checkpoint_minutes=cfg.checkpoint_minutes,
                   init_seed=seed, start_from=start)
-    if run.startswith("mixture-"):
+    if family == "mixture":
         trainer = Trainer(TemplateCNN(s.template), data, configs[0], member=0, **common)
         trainer.fit()
         trainer.new_phase(configs[1], member=1)
@@ -245,7 +245,7 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
         share_start(trainer, start, last_phase=1)
         trainer.grow("mixture", dim="width", coefs=run.removeprefix("mixture-"), seed=seed,
                      config=configs[2])
-    elif run in BASELINES:
+    elif family == "widen":
         trainer = Trainer(CNN(s.half), data, configs[0], **common)
         trainer.fit()
         share_start(trainer, start, last_phase=0)

@@ -18,8 +18,6 @@ Trainer's resume check still compares the first phase and the seed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import torch
 
 from . import distributed
+from .study import RunCache
 from .train import RESUME_VERSION, Trainer
 
 
@@ -37,8 +36,7 @@ def shared_start(out_dir: Path | None, **what: Any) -> Path | None:
         return None
     alike = {**what, "threads": torch.get_num_threads(), "world_size": distributed.world_size(),
              "compile": os.environ.get("GROWKIT_COMPILE"), "resumable": RESUME_VERSION}
-    text = json.dumps(alike, sort_keys=True, default=str)
-    return Path(out_dir) / f"start-{hashlib.sha1(text.encode()).hexdigest()[:16]}.resume.pt"
+    return Path(out_dir) / f"start-{RunCache.key(alike)}.resume.pt"  # the run cache's hash
 
 
 def share_start(trainer: Trainer, path: Path | None, last_phase: int) -> None:
