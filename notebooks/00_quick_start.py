@@ -21,7 +21,7 @@
 #
 # About 5.6 minutes on 2 CPU cores at the `cpu` preset (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks)), for three runs: those of `python -m growkit compare`.
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
 # %%
 # Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
@@ -55,7 +55,7 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
                   "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The README's \"Running on Colab\" section has the details.")
+                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).
@@ -115,7 +115,7 @@ fig = plots.plot_study(study, [stack], title="validation loss against compute")
 # %% [markdown]
 # ## Words used in this course
 #
-# The same words on every page of the course (notebooks, explorer, `make demo`'s summary page, the README's [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary)):
+# The same words on every page of the course (notebooks, explorer, `make demo`'s summary page, the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md)):
 #
 # - **nats/char**: the loss, cross-entropy per character in natural-log units; lower is better (guessing uniformly among the 68 characters of the King James Bible scores ln 68 ≈ 4.2; the `cpu` preset's models end near 1.2).
 # - **1L×48**: a model's shape, 1 block (layer) of width 48; `4L×48 alone` is that model trained alone on the whole budget.
@@ -126,6 +126,8 @@ fig = plots.plot_study(study, [stack], title="validation loss against compute")
 # - **speedup**: FLOPs scratch needs to reach its final loss, divided by what the run needs, minus 1; **never**: the run never got there.
 # - **\***: a speedup the small phase earned alone, before growth: not growth's doing.
 # - **Δloss@growth**: how much the loss changed at the moment of growth (0 for an operator that preserves the function).
+#
+# The operators' names (G_stack, G_zero, G_random, G_learn, G_direct), LiGO, Net2Wider, WRN, μP and every other word the course uses are in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
 # %%
 print(study.table([row]))

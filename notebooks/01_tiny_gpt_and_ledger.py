@@ -21,7 +21,7 @@
 #
 # About 1.8 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); three models on one budget, two of them cached by `00`).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
 # %%
 # Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
@@ -55,7 +55,7 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
                   "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The README's \"Running on Colab\" section has the details.")
+                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).

@@ -28,7 +28,7 @@
 #
 # About 16.0 minutes on 2 CPU cores at the `cpu` preset after `00` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 11 runs, some cached by `00`).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
 # %%
 # Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
@@ -62,7 +62,7 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
                   "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The README's \"Running on Colab\" section has the details.")
+                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).
@@ -106,7 +106,7 @@ print(study.preservation_table(rows))
 #
 # With a small model of two or more blocks the layer order matters: `[0,1,0,1]` (stack), `[0,0,1,1]` (interpolate), or repeating only the bottom, middle or top part. These grow ×2, from 2 blocks to 4.
 #
-# A ×2 comparison needs its own budget. At the `cpu` preset's (40 tokens per parameter) the 2-block model trained alone on the same FLOPs **beats** the 4-block target trained from scratch (1.2352 against 1.2617 at seed 0; 1.2313 ± 0.0036 against 1.2701 ± 0.0090 over seeds 0–2): the bigger model does not deserve its size yet, and a speedup over it would say nothing about growth. Small models buy more tokens with the same FLOPs, and at this size tokens are what a model lacks. So at `cpu` this section runs at `cpu-x2` (`growkit.study.x2_preset`): a narrower target (4L×32) at 160 tokens per parameter, about the same FLOPs, where the 4-block target beats the 2-block model alone on every seed (the README's *Regimes* section has the measurements).
+# A ×2 comparison needs its own budget. At the `cpu` preset's (40 tokens per parameter) the 2-block model trained alone on the same FLOPs **beats** the 4-block target trained from scratch (1.2352 against 1.2617 at seed 0; 1.2313 ± 0.0036 against 1.2701 ± 0.0090 over seeds 0–2): the bigger model does not deserve its size yet, and a speedup over it would say nothing about growth. Small models buy more tokens with the same FLOPs, and at this size tokens are what a model lacks. So at `cpu` this section runs at `cpu-x2` (`growkit.study.x2_preset`): a narrower target (4L×32) at 160 tokens per parameter, about the same FLOPs, where the 4-block target beats the 2-block model alone on every seed ([*Regimes*](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/results.md#regimes-where-each-lessons-comparison-means-something-issue-15) in the results has the measurements).
 
 # %%
 from growkit.study import x2_preset
@@ -120,7 +120,7 @@ if ablation_rows:
     print(x2.table(ablation_rows))
 
 # %% [markdown]
-# **Measured at `cpu-x2` over three seeds** (one thread per run; [the README's *Regimes*](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#regimes-where-each-lessons-comparison-means-something-issue-15)): the 4-block target from scratch 1.2480 ± 0.0029 beats the 2-block model alone, 1.2655 ± 0.0080 (narrowly: by 0.0175 against twice the larger spread, 0.016). Every layer order beats both on every seed: stack +23.7%, interpolate +21.9%, partial-bottom +18.9%, partial-top +25.5% (means of the FLOPs speedups). The paper's finding that whole-model stacking beats the other orders does **not** reproduce at this size: the orders are within the seeds' spread of one another. With two blocks the orders differ only in which block sits where, and a 2-block model's blocks are not yet specialised enough for their position to matter much; what matters is that the grown model starts from trained blocks and trained embeddings.
+# **Measured at `cpu-x2` over three seeds** (one thread per run; [*Regimes* in the results](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/results.md#regimes-where-each-lessons-comparison-means-something-issue-15)): the 4-block target from scratch 1.2480 ± 0.0029 beats the 2-block model alone, 1.2655 ± 0.0080 (narrowly: by 0.0175 against twice the larger spread, 0.016). Every layer order beats both on every seed: stack +23.7%, interpolate +21.9%, partial-bottom +18.9%, partial-top +25.5% (means of the FLOPs speedups). The paper's finding that whole-model stacking beats the other orders does **not** reproduce at this size: the orders are within the seeds' spread of one another. With two blocks the orders differ only in which block sits where, and a 2-block model's blocks are not yet specialised enough for their position to matter much; what matters is that the grown model starts from trained blocks and trained embeddings.
 
 # %%
 from growkit.record import write_json

@@ -26,11 +26,11 @@
 #
 # In the paper every width operator lost to scratch (G_direct −0.7%, G_zero −18%, G_random −14%, G_learn −15%) while depth stacking won. Does width lose here too?
 #
-# A width comparison means something only where the target beats its narrow model trained alone on the same FLOPs. At the `cpu` preset's budget it does not: the 4L×24 model alone ends within the seeds' spread of the 4L×48 target (1.2773 ± 0.0020 against 1.2701 ± 0.0090), and that at half the learning rate the width rule below gives it, so at `cpu` this notebook runs at `cpu-x2` (`growkit.study.x2_preset`): a 4L×32 target from 4L×16, at 160 tokens per parameter (the README's *Regimes* section has the measurements). The narrow model trains at twice the target's learning rate, by the width rule Adam's hidden layers follow under μP (`Study.lr_for`).
+# A width comparison means something only where the target beats its narrow model trained alone on the same FLOPs. At the `cpu` preset's budget it does not: the 4L×24 model alone ends within the seeds' spread of the 4L×48 target (1.2773 ± 0.0020 against 1.2701 ± 0.0090), and that at half the learning rate the width rule below gives it, so at `cpu` this notebook runs at `cpu-x2` (`growkit.study.x2_preset`): a 4L×32 target from 4L×16, at 160 tokens per parameter ([*Regimes*](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/results.md#regimes-where-each-lessons-comparison-means-something-issue-15) in the results has the measurements). The narrow model trains at twice the target's learning rate, by the width rule Adam's hidden layers follow under μP (`Study.lr_for`).
 #
 # About 10.7 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); 7 runs, some cached by `02`).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
 # %%
 # Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
@@ -64,7 +64,7 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
                   "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The README's \"Running on Colab\" section has the details.")
+                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).
@@ -126,7 +126,7 @@ answer["text"] = course.words(answer["text"], study.preset)
 print(answer["text"])
 
 # %% [markdown]
-# **Measured at `cpu-x2` over three seeds** (one thread per run; [the README's *Regimes*](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#regimes-where-each-lessons-comparison-means-something-issue-15)): the 4L×32 target 1.2480 ± 0.0029, the 4L×16 model alone 1.3923 ± 0.0121, so here the target deserves its width. G_direct 1.4290 ± 0.0105 and G_learn 1.2694 ± 0.0094 never reach scratch; G_zero (1.2362 ± 0.0106) and G_random (1.2368 ± 0.0128) beat it on two seeds of three (+5 to +22%); depth G_stack ×2 beats it on all three (+23.7%). Width loses to depth, as in the paper, though G_zero and G_random do not lose to scratch as they did there.
+# **Measured at `cpu-x2` over three seeds** (one thread per run; [*Regimes* in the results](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/results.md#regimes-where-each-lessons-comparison-means-something-issue-15)): the 4L×32 target 1.2480 ± 0.0029, the 4L×16 model alone 1.3923 ± 0.0121, so here the target deserves its width. G_direct 1.4290 ± 0.0105 and G_learn 1.2694 ± 0.0094 never reach scratch; G_zero (1.2362 ± 0.0106) and G_random (1.2368 ± 0.0128) beat it on two seeds of three (+5 to +22%); depth G_stack ×2 beats it on all three (+23.7%). Width loses to depth, as in the paper, though G_zero and G_random do not lose to scratch as they did there.
 #
 # Why G_direct fails so clearly: Net2Wider copies each unit exactly and splits its outgoing weights, so the two copies of a unit compute the same thing and receive the **same gradient**; training never tells them apart, and the wide model keeps the narrow one's capacity (its loss ends near the 4L×16 model's). The usual fix is a little noise on the copies (the CNN track's `net2wider_noise`), which G_direct here leaves out so that it preserves the function exactly. G_zero and G_random start with new units that differ from the old ones, so the wide model can use its width; but the narrow model's 5% of the budget buys little (a quarter of the target's block parameters), so they end near scratch rather than ahead of it.
 

@@ -19,11 +19,11 @@
 #
 # Two knobs: the **growth timing** (how much of the budget the small model gets before growth, d in tokens) and the **growth factor** g. The paper found g = 4 best and fitted a guideline for d: `log10(d) = 0.88·log10(N) + 163.27/log10(C) − 5.74` (N target parameters, C FLOPs budget). Here: the speedup surface over both knobs at tiny scale, and what the guideline asks for at these sizes.
 #
-# The sweep runs at `cpu-x2` when `PRESET` is `cpu` (`growkit.study.x2_preset`): a 4L×32 target at 160 tokens per parameter, the budget where the 4-block target beats both of its small models (1 and 2 blocks) trained alone. At the `cpu` preset's budget the 2-block model alone beats the 4-block target, so a ×2 point there says nothing about growth (notebook 02 and the README's *Regimes* have the numbers).
+# The sweep runs at `cpu-x2` when `PRESET` is `cpu` (`growkit.study.x2_preset`): a 4L×32 target at 160 tokens per parameter, the budget where the 4-block target beats both of its small models (1 and 2 blocks) trained alone. At the `cpu` preset's budget the 2-block model alone beats the 4-block target, so a ×2 point there says nothing about growth (notebook 02 and [*Regimes*](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/results.md#regimes-where-each-lessons-comparison-means-something-issue-15) in the results have the numbers).
 #
 # About 13.4 minutes on 2 CPU cores at the `cpu` preset after `02` (measured: [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks); a 3 × 2 sweep).
 #
-# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#glossary).
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
 # %%
 # Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
@@ -57,7 +57,7 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
                   "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The README's \"Running on Colab\" section has the details.")
+                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).

@@ -57,14 +57,14 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
                   "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The README's \"Running on Colab\" section has the details.")
+                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).
 PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (fashion-mnist), "gpu" or "t4"
 #                  (CIFAR-10, downloaded once); "smoke" shrinks it to seconds on digits (a check, no results)
 OVERRIDES = {}  # any growkit.mixture_study.MixtureConfig field, e.g. {"epochs": 1} for a quicker budget
-SEEDS = [0]  # more seeds, e.g. [0, 1, 2], give a mean ± spread (the README's table used three)
+SEEDS = [0]  # more seeds, e.g. [0, 1, 2], give a mean ± spread (docs/results.md's table used three)
 RUNS = None  # None: all nine runs; or some, e.g. ["scratch", "small", "mixture-orthogonal", "net2wider"]
 PROGRESS = True  # a progress line while a run trains
 WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the

@@ -53,6 +53,8 @@ def test_the_sdist_is_the_course(built):
     notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.*")}
     assert notebooks and notebooks <= names
     assert {"pyproject.toml", "README.md", "growkit/study.py", "tools/run_course.py", "Makefile"} <= names
+    docs = {str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")}
+    assert "docs/glossary.md" in docs and docs <= names, f"missing from the sdist: {sorted(docs - names)}"
 
 
 def test_environment_yml_takes_pytorch_from_conda_forge():

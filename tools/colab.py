@@ -112,7 +112,7 @@ if "google.colab" in sys.modules:
                   "the cell again: your fork on GitHub (\\"git+https://github.com/<you>/growkit@{self.tag}\\", "
                   "after pushing the tag {self.tag}), or a wheel built with `python -m build` and uploaded "
                   "through Colab's Files panel (\\"{wheel}\\"). "
-                  "The README's \\"Running on Colab\\" section has the details.")'''
+                  "The course's docs/gpu_and_colab.md, \\"Running on Colab\\", has the details.")'''
 
 
 def cells(text: str) -> list[str]:

@@ -267,7 +267,7 @@ SMOKE_BANNER = ("<p class='smoke'><b>Smoke run: every number on this page is mea
                 "too small and too briefly trained to say anything about growth, so read no verdict below as "
                 "a result, and tune nothing from it. Run <code>make demo</code> (the cpu preset) for real "
                 "numbers.</p>")
-GLOSSARY = ("<p class='words'>How to read it (the README's glossary has every word): each <b>speedup</b> is "
+GLOSSARY = ("<p class='words'>How to read it (docs/glossary.md has every word): each <b>speedup</b> is "
             "C_scratch / C_run − 1, the FLOPs scratch needs to reach its own final validation loss over "
             "what the run needs, minus one; <b>never</b>: the run never got there; <b>*</b> marks a speedup "
             "the small phase earned alone, before growth. <b>small alone</b> is the small model trained "
