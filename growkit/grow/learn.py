@@ -145,7 +145,9 @@ def width_learn(small: GPT, *, factor: float, data: Any = None, steps: int = STE
     A_row W A_col^T by learned expansion matrices, one per unit axis: A_embd (shared by
     every layer, since all of them read and write the one residual stream), and per block
     A_head (whole heads: the q/k/v/o map is A_head kron I_head_dim, so rotary pairs stay
-    intact) and A_hidden. Norm gains map as A_embd g. Every matrix starts as [I; noise]
+    intact) and A_hidden; with grouped-query attention the key/value heads have their own
+    A_kv (k/v rows map as A_kv kron I_head_dim), else they share A_head. Norm gains map as
+    A_embd g. Every matrix starts as [I; noise]
     (`noise` the std of the new rows) and is trained like the depth version (`data`
     required, `steps`, `lr`, `batch_size`); `Growth.info` holds the phase's losses."""
     cfg = widened_config(small.config, factor)
@@ -157,6 +159,9 @@ def width_learn(small: GPT, *, factor: float, data: Any = None, steps: int = STE
         a_embd = nn.Parameter(expansion(new["embd"], old["embd"], noise)[0].to(device))
         a_head = nn.Parameter(expansion(cfg.n_head, small.config.n_head, noise, L).to(device))
         a_hidden = nn.Parameter(expansion(new["hidden"], old["hidden"], noise, L).to(device))
+        # Drawn last, and only for GQA, so a multi-head model's draws are as they always were.
+        a_kv = (a_head if cfg.n_kv_head is None else
+                nn.Parameter(expansion(cfg.kv_heads, small.config.kv_heads, noise, L).to(device)))
     eye_hd = torch.eye(hd, device=device)
     names = [n for n, _ in big.named_parameters()]
 
@@ -167,6 +172,7 @@ def width_learn(small: GPT, *, factor: float, data: Any = None, steps: int = STE
             layer = int(name.split(".")[1]) if name.startswith("blocks.") else None
             maps = {"embd": a_embd, "vocab": None,
                     "inner": None if layer is None else torch.kron(a_head[layer], eye_hd),
+                    "kv": None if layer is None else torch.kron(a_kv[layer], eye_hd),
                     "hidden": None if layer is None else a_hidden[layer]}
             row, *col = (maps[axis] for axis in AXES[kind])
             if row is not None:
@@ -176,6 +182,7 @@ def width_learn(small: GPT, *, factor: float, data: Any = None, steps: int = STE
             params[name] = w
         return params
 
-    info = fit_map(big, mapped, [a_embd, a_head, a_hidden], op="learn (width)", data=data,
+    coefficients = [a_embd, a_head, a_hidden] + ([a_kv] if a_kv is not a_head else [])
+    info = fit_map(big, mapped, coefficients, op="learn (width)", data=data,
                    steps=steps, lr=lr, batch_size=batch_size, seed=seed)
     return Growth(big, {}, info)

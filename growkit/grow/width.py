@@ -6,9 +6,12 @@ factor, the head size stays (rotary positions and attention scaling depend on it
 - `random` (G_random): new parameters freshly initialised.
 The learned operator (G_learn, LiGO) lives in learn.py.
 
-Units come in three kinds, each an "axis" of the weight matrices: `embd` (the residual
-stream's dimensions), `inner` (the attention's q/k/v output dimensions, i.e. whole heads
-of head_dim rows) and `hidden` (the SwiGLU hidden units). `vocab` never grows.
+Units come in four kinds, each an "axis" of the weight matrices: `embd` (the residual
+stream's dimensions), `inner` (the attention's query output dimensions, i.e. whole heads
+of head_dim rows), `kv` (the key/value output dimensions: whole key/value heads, as many
+as the query heads unless the model uses grouped-query attention) and `hidden` (the SwiGLU
+hidden units). `vocab` never grows. With grouped-query attention the query and key/value
+heads grow by the same factor, so every widened model keeps n_head / n_kv_head.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ AXES: dict[str, tuple[str, ...]] = {
     "attn_norm.weight": ("embd",),
     "mlp_norm.weight": ("embd",),
     "attn.q_proj.weight": ("inner", "embd"),
-    "attn.k_proj.weight": ("inner", "embd"),
-    "attn.v_proj.weight": ("inner", "embd"),
+    "attn.k_proj.weight": ("kv", "embd"),
+    "attn.v_proj.weight": ("kv", "embd"),
     "attn.o_proj.weight": ("embd", "inner"),
     "mlp.gate_proj.weight": ("hidden", "embd"),
     "mlp.up_proj.weight": ("hidden", "embd"),
@@ -55,12 +58,13 @@ def is_linear(kind: str) -> bool:
 def axis_sizes(cfg: GPTConfig) -> dict[str, int]:
     assert cfg.mlp_hidden is not None
     return {"vocab": cfg.vocab_size, "embd": cfg.n_embd, "inner": cfg.n_head * cfg.head_dim,
-            "hidden": cfg.mlp_hidden}
+            "kv": cfg.kv_heads * cfg.head_dim, "hidden": cfg.mlp_hidden}
 
 
 def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
-    """The config `factor` times wider: n_head * factor heads of the same head size, and
-    mlp_hidden * factor hidden units; both must come out whole."""
+    """The config `factor` times wider: n_head * factor heads of the same head size (and
+    n_kv_head * factor key/value heads, keeping the grouping), and mlp_hidden * factor
+    hidden units; all must come out whole."""
     heads = cfg.n_head * factor
     if abs(heads - round(heads)) > 1e-9:
         fixed = math.ceil(heads) / cfg.n_head
@@ -80,8 +84,36 @@ def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
         )
     n_head = round(heads)
     # mlp_hidden is set explicitly: recomputing 8/3 * n_embd could round differently.
-    return dataclasses.replace(cfg, n_head=n_head, n_embd=n_head * cfg.head_dim,
-                               mlp_hidden=round(hidden))
+    return dataclasses.replace(cfg, n_head=n_head, n_embd=_grown_embd(cfg, n_head, factor),
+                               mlp_hidden=round(hidden), n_kv_head=_grown_kv(cfg, factor))
+
+
+def _grown_kv(cfg: GPTConfig, factor: float) -> int | None:
+    """n_kv_head * factor (None stays None: as many key/value heads as query heads)."""
+    if cfg.n_kv_head is None:
+        return None
+    kv = cfg.n_kv_head * factor
+    if abs(kv - round(kv)) > 1e-9 or round(kv) < 1:
+        fixed = max(1, math.ceil(kv)) / cfg.n_kv_head
+        raise ValueError(
+            f"width factor {factor:g} gives n_kv_head = {cfg.n_kv_head} * {factor:g} = {kv:g}: "
+            f"width growth keeps the grouping of {cfg.n_head // cfg.n_kv_head} query heads per "
+            f"key/value head and adds whole key/value heads, so n_kv_head * factor must be whole: "
+            f"use a multiple of 1/{cfg.n_kv_head}, e.g. factor={fixed:g}.")
+    return round(kv)
+
+
+def _grown_embd(cfg: GPTConfig, n_head: int, factor: float) -> int:
+    """The widened n_embd: n_head * head_dim, or n_embd * factor where head_size is set
+    apart from n_embd / n_head (it must come out whole)."""
+    if cfg.head_size is None:
+        return n_head * cfg.head_dim
+    embd = cfg.n_embd * factor
+    if abs(embd - round(embd)) > 1e-9:
+        raise ValueError(f"width factor {factor:g} gives n_embd = {cfg.n_embd} * {factor:g} = "
+                         f"{embd:g}, not whole: use a factor with n_embd * factor whole, e.g. "
+                         f"factor={math.ceil(factor)}.")
+    return round(embd)
 
 
 def narrowed_config(cfg: GPTConfig, factor: float) -> GPTConfig:
@@ -92,18 +124,23 @@ def narrowed_config(cfg: GPTConfig, factor: float) -> GPTConfig:
         raise ValueError(f"width factor must be >= 1, got {factor:g}: growth only widens.")
     assert cfg.mlp_hidden is not None
     heads, hidden = cfg.n_head / factor, cfg.mlp_hidden / factor
-    if heads != int(heads) or hidden != int(hidden):
+    kv = cfg.kv_heads / factor
+    embd = cfg.n_embd / factor if cfg.head_size is not None else heads * cfg.head_dim
+    if heads != int(heads) or hidden != int(hidden) or kv != int(kv) or embd != int(embd):
         whole = [g for g in range(2, cfg.n_head + 1)
-                 if cfg.n_head % g == 0 and cfg.mlp_hidden % g == 0]
+                 if cfg.n_head % g == 0 and cfg.mlp_hidden % g == 0 and cfg.kv_heads % g == 0
+                 and (cfg.head_size is None or cfg.n_embd % g == 0)]
         fix = (f"use factor={whole[0]}" + (f" (or one of {whole[1:]})" if whole[1:] else "")
                if whole else "no whole factor > 1 divides both: change the target's shape")
+        kv_part = (f", {cfg.kv_heads} key/value heads" if cfg.n_kv_head is not None else "")
+        kv_calc = (f", {cfg.kv_heads} / {factor:g} = {kv:g}" if cfg.n_kv_head is not None else "")
         raise ValueError(
-            f"width factor {factor:g} must divide the target's {cfg.n_head} heads and "
+            f"width factor {factor:g} must divide the target's {cfg.n_head} heads{kv_part} and "
             f"{cfg.mlp_hidden} MLP hidden units (width growth keeps the head size): "
-            f"{cfg.n_head} / {factor:g} = {heads:g}, {cfg.mlp_hidden} / {factor:g} = "
+            f"{cfg.n_head} / {factor:g} = {heads:g}{kv_calc}, {cfg.mlp_hidden} / {factor:g} = "
             f"{hidden:g}; {fix}.")
-    return dataclasses.replace(cfg, n_head=int(heads), n_embd=int(heads) * cfg.head_dim,
-                               mlp_hidden=int(hidden))
+    return dataclasses.replace(cfg, n_head=int(heads), n_embd=int(embd), mlp_hidden=int(hidden),
+                               n_kv_head=None if cfg.n_kv_head is None else int(kv))
 
 
 def unchanged_sources(small: GPT, big: GPT) -> dict[str, str]:
@@ -118,7 +155,9 @@ def unchanged_sources(small: GPT, big: GPT) -> dict[str, str]:
 def width_direct(small: GPT, *, factor: int) -> Growth:
     """G_direct in width (Net2WiderNet / bert2BERT function-preserving duplication): every
     unit is repeated `factor` times (the whole block of units tiled, so whole heads repeat
-    with their q/k/v rows) and every weight reading from a repeated unit is divided by
+    with their q/k/v rows; with grouped-query attention the key/value heads are tiled the
+    same way, so query head c * n_head + i of copy c reads copy c of its key/value head
+    i // group) and every weight reading from a repeated unit is divided by
     `factor`, so each copy contributes 1/factor of the original and sums add up exactly.
 
     The residual stream becomes the small stream tiled `factor` times: RMSNorm's mean
