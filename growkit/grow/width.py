@@ -74,6 +74,7 @@ def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
             f"n_head * factor must be whole: use a multiple of 1/{cfg.n_head}, "
             f"e.g. factor={fixed:g}."
         )
+    n_kv_head = _grown_kv(cfg, factor)
     assert cfg.mlp_hidden is not None
     hidden = cfg.mlp_hidden * factor
     if abs(hidden - round(hidden)) > 1e-9:
@@ -85,7 +86,7 @@ def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
     n_head = round(heads)
     # mlp_hidden is set explicitly: recomputing 8/3 * n_embd could round differently.
     return dataclasses.replace(cfg, n_head=n_head, n_embd=_grown_embd(cfg, n_head, factor),
-                               mlp_hidden=round(hidden), n_kv_head=_grown_kv(cfg, factor))
+                               mlp_hidden=round(hidden), n_kv_head=n_kv_head)
 
 
 def _grown_kv(cfg: GPTConfig, factor: float) -> int | None:
