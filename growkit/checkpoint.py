@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig
+from .distributed import unwrap
 from .gpt import GPT, GPTConfig
 from .record import atomic_open
 
@@ -29,13 +30,6 @@ MODEL_KINDS: dict[str, tuple[Callable[..., nn.Module], type]] = {
     "cnn": (CNN, CNNConfig),
     "template-cnn": (TemplateCNN, TemplateCNNConfig),
 }
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain model inside torch.compile and DDP wrappers."""
-    model = getattr(model, "_orig_mod", model)
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
 
 
 def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -120,17 +120,38 @@ def shard(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(t[r * share:(r + 1) * share] for t in tensors)
 
 
-def wrap(model: nn.Module, **ddp_options: Any) -> nn.Module:
-    """DistributedDataParallel(model) when several processes train, else the model itself.
-    DDP broadcasts rank 0's weights and buffers at construction, so every rank starts equal."""
-    if not active():
-        return model
-    from torch.nn.parallel import DistributedDataParallel
+def wrap(model: nn.Module, *, compile: bool = False, **ddp_options: Any) -> nn.Module:
+    """What trains: DistributedDataParallel(model) when several processes train (DDP
+    broadcasts rank 0's weights and buffers at construction, so every rank starts equal),
+    then torch.compile on top when `compile`; else the model itself. `unwrap` undoes both."""
+    engine = model
+    if active():
+        from torch.nn.parallel import DistributedDataParallel
 
-    param = next(model.parameters(), None)
-    on_cuda = param is not None and param.device.type == "cuda"
-    ids = [param.device] if on_cuda else None  # type: ignore[union-attr]
-    return DistributedDataParallel(model, device_ids=ids, **ddp_options)
+        param = next(model.parameters(), None)
+        on_cuda = param is not None and param.device.type == "cuda"
+        ids = [param.device] if on_cuda else None  # type: ignore[union-attr]
+        engine = DistributedDataParallel(model, device_ids=ids, **ddp_options)
+    return compiled(engine) if compile else engine
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside torch.compile and DDP wrappers."""
+    model = getattr(model, "_orig_mod", model)
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+def compiled(module: nn.Module) -> nn.Module:
+    """torch.compile with static shapes (each model shape its own kernels, never a dynamic
+    graph after a shape change) and room for the many shapes one study trains."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    # `recompile_limit` since torch 2.6, `cache_size_limit` before (e.g. an older Colab torch)
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(getattr(config, name), 64))
+    return torch.compile(module, dynamic=False)
 
 
 def _comm_device() -> torch.device:

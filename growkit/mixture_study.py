@@ -42,11 +42,12 @@ from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
 from .images import ImageDataset, load_images
 from .record import Record
+from .resume import Checkpointing
 from .settings import SettingError, at_least, check_types, positive, require, within
 from .shared_start import share_start, shared_start
 from .speedup import pct, speedup
 from .study import RunCache, pick_preset, seeds_in, text_table
-from .train import TrainConfig, Trainer, accuracy, interactive, training_flops
+from .train import TrainConfig, Trainer, accuracy, interactive, seeded, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
 RUNS = ("scratch", "small", *(f"mixture-{c}" for c in COEF_VARIANTS), *BASELINES)
@@ -227,18 +228,18 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
     if len(phases) > 1 and cfg.lr_after_growth is not None:
         lrs[-1] = cfg.lr_after_growth  # the grown net's phase
     configs = [train_config(cfg, n, e, seed, lr) for (n, _), e, lr in zip(phases, evals, lrs)]
-    torch.manual_seed(seed)
     family = family_of(run)
     # The phases before growth are the family's, the same for each of its runs: the first to
     # train them leaves their end state for the others (growkit.shared_start).
     start = None if family is None else shared_start(
         out_dir, family=family, study=cfg.settings(), seed=seed, device=auto_device().type,
         phases=[asdict(c) for c in configs[:-1]])
-    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, stem=stem, progress=progress,
-                  checkpoint_every=cfg.checkpoint_every, checkpoint_minutes=cfg.checkpoint_minutes,
-                  init_seed=seed, start_from=start)
+    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, progress=progress,
+                  checkpointing=Checkpointing(stem=stem, every=cfg.checkpoint_every,
+                                              minutes=cfg.checkpoint_minutes, start_from=start))
     if family == "mixture":
-        trainer = Trainer(TemplateCNN(s.template), data, configs[0], member=0, **common)
+        trainer = Trainer(seeded(seed, lambda: TemplateCNN(s.template)), data, configs[0], member=0,
+                          **common)
         trainer.fit()
         trainer.new_phase(configs[1], member=1)
         trainer.fit()
@@ -246,13 +247,14 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
         trainer.grow("mixture", dim="width", coefs=run.removeprefix("mixture-"), seed=seed,
                      config=configs[2])
     elif family == "widen":
-        trainer = Trainer(CNN(s.half), data, configs[0], **common)
+        trainer = Trainer(seeded(seed, lambda: CNN(s.half)), data, configs[0], **common)
         trainer.fit()
         share_start(trainer, start, last_phase=0)
         options = {"noise": cfg.net2wider_noise} if run == "net2wider" else {}
         trainer.grow(run, dim="width", factor=2, seed=seed, config=configs[1], **options)
     else:
-        trainer = Trainer(CNN(s.full if run == "scratch" else s.half), data, configs[0], **common)
+        shape = s.full if run == "scratch" else s.half
+        trainer = Trainer(seeded(seed, lambda: CNN(shape)), data, configs[0], **common)
     trainer.fit()
     rec = trainer.record
     rec.meta.update(run=run, budget_flops=budget, test_acc=accuracy(trainer.model, data, "test"),

@@ -25,8 +25,9 @@ from typing import Any
 import torch
 
 from . import distributed
+from .resume import RESUME_VERSION
 from .study import RunCache
-from .train import RESUME_VERSION, Trainer
+from .train import Trainer
 
 
 def shared_start(out_dir: Path | None, **what: Any) -> Path | None:
@@ -45,5 +46,5 @@ def share_start(trainer: Trainer, path: Path | None, last_phase: int) -> None:
     (its own run, interrupted after growth) holds a later state and shares nothing."""
     if path is None or path.exists():
         return
-    if trainer.phase == last_phase and trainer.phase_step == trainer.config.steps:
+    if trainer.phase == last_phase and trainer.ledger.phase_step == trainer.config.steps:
         trainer.save_resumable(path)

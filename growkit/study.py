@@ -45,9 +45,10 @@ from .gpt import GPT, GPTConfig
 from .grow import Operator, resolve
 from .grow.width import narrowed_config
 from .record import Record, json_safe
+from .resume import Checkpointing
 from .settings import SettingError, at_least, check_types, positive, require, within
 from .speedup import pct, speedup
-from .train import TrainConfig, Trainer, interactive
+from .train import TrainConfig, Trainer, interactive, seeded
 
 # ---- settings ---------------------------------------------------------------------------------
 
@@ -649,11 +650,10 @@ class Study:
         return spec
 
     # ---- the runs -----------------------------------------------------------------------------
-    @property
-    def checkpointing(self) -> dict[str, Any]:
-        """The Trainer's checkpoint settings and the seed of the initial weights."""
-        return {"checkpoint_every": self.cfg.checkpoint_every,
-                "checkpoint_minutes": self.cfg.checkpoint_minutes, "init_seed": self.seed}
+    def checkpointing(self, stem: str) -> Checkpointing:
+        """The Trainer's checkpoint settings for the run saved under `stem`."""
+        return Checkpointing(stem=stem, every=self.cfg.checkpoint_every,
+                             minutes=self.cfg.checkpoint_minutes)
 
     @property
     def scratch(self) -> Record:
@@ -675,9 +675,9 @@ class Study:
         tc = train_config(cfg, steps, lr, cfg.warmup, self.seed, cfg.evals)
 
         def train(out_dir: Path | None, stem: str) -> Record:
-            torch.manual_seed(self.seed)
-            trainer = Trainer(GPT(model_cfg), self.data, tc, name=name, progress=self.progress,
-                              out_dir=out_dir, stem=stem, **self.checkpointing)
+            trainer = Trainer(seeded(self.seed, lambda: GPT(model_cfg)), self.data, tc, name=name,
+                              progress=self.progress, out_dir=out_dir,
+                              checkpointing=self.checkpointing(stem))
             fit(trainer, on_eval)
             trainer.record.meta.update(run="scratch" if name == "scratch" else "alone",
                                        budget_flops=self.budget_flops, study=asdict(cfg))
@@ -719,9 +719,9 @@ class Study:
                                             lr_small=self.lr_for(small))
 
         def train(out_dir: Path | None, stem: str) -> Record:
-            torch.manual_seed(self.seed)
-            trainer = Trainer(GPT(small), self.data, tc, name=name, progress=self.progress,
-                              out_dir=out_dir, stem=stem, **self.checkpointing)
+            trainer = Trainer(seeded(self.seed, lambda: GPT(small)), self.data, tc, name=name,
+                              progress=self.progress, out_dir=out_dir,
+                              checkpointing=self.checkpointing(stem))
             fit(trainer, on_eval)
             model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=after_tc,
                                  fresh_optimizer=cfg.fresh_optimizer, **options)

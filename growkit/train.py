@@ -23,38 +23,41 @@ TemplateCNN's members one phase each, then grows:
     trainer.fit()
 
 With an `out_dir`, a run is resumable: <stem>.resume.pt holds everything needed to continue
-it exactly (see Trainer), and running the same lines again after an interruption continues
-from it, skipping the fit/new_phase/grow calls already done.
+it exactly (growkit.resume), and running the same lines again after an interruption continues
+from it, skipping the fit/new_phase/grow calls already done. How it runs — device, compile,
+checkpoint interval — is in `runtime=` and `checkpointing=`, never in what a run computes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import dataclasses
 import json
 import math
-import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import distributed
-from .checkpoint import MODEL_KINDS, CheckpointError, read_payload, save_checkpoint, unwrap
+from .checkpoint import save_checkpoint
 from .data import TextCorpus
-from .device import choose
+from .device import Runtime, policy
+from .distributed import unwrap
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .images import ImageDataset
 from .record import Record, json_safe
+from .resume import Checkpointing, Replay, resume_from, save_state
 from .settings import SettingError, at_least, check_types, positive, within
 
 Data = TextCorpus | ImageDataset
-RESUME_VERSION = 1
+M = TypeVar("M", bound=nn.Module)
 OPTIMIZERS = ("adamw", "sgd")
 
 
@@ -105,45 +108,6 @@ class TrainConfig:
         progress = min(1.0, (s - self.warmup) / max(1, total - self.warmup))
         floor = self.lr * self.min_lr_ratio
         return floor + 0.5 * (self.lr - floor) * (1 + math.cos(math.pi * progress))
-
-
-def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, bool]:
-    """(autocast context, needs a grad scaler): bf16 on GPUs of compute capability >= 8, fp16
-    with a scaler on older GPUs (Colab's T4), fp32 elsewhere (growkit.device.choose decides)."""
-    chosen = choose(device)  # compute capability decides: a T4 emulates bf16 (slowly)
-    if chosen.dtype is None:
-        return contextlib.nullcontext(), False
-    return torch.autocast(device.type, dtype=chosen.dtype), chosen.needs_scaler
-
-
-def compile_by_default(device: torch.device, setting: bool | None = None) -> bool:
-    """Whether a Trainer compiles: `setting` if given, else GROWKIT_COMPILE=1/0 if set, else
-    on for CUDA only. On the course's 2-core CPU compiling (about 20-30 s a model shape, a
-    few with a warm cache) makes the 4-block model's steps about 1.5x faster but the 1-block
-    model's none, and a course run is a minute or two: no clear gain, and eager keeps the
-    course's published numbers (tools/bench.py measures it on any machine)."""
-    if setting is not None:
-        return setting
-    env = os.environ.get("GROWKIT_COMPILE", "").strip().lower()
-    if env in ("1", "true", "yes", "on"):
-        return True
-    if env in ("0", "false", "no", "off"):
-        return False
-    if env:
-        raise SettingError(f"GROWKIT_COMPILE must be 1 or 0, got {env!r}: e.g. GROWKIT_COMPILE=0.")
-    return device.type == "cuda"
-
-
-def compiled(module: nn.Module) -> nn.Module:
-    """torch.compile with static shapes (each model shape its own kernels, never a dynamic
-    graph after a shape change) and room for the many shapes one study trains."""
-    import torch._dynamo
-
-    config = torch._dynamo.config
-    # `recompile_limit` since torch 2.6, `cache_size_limit` before (e.g. an older Colab torch)
-    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, name, max(getattr(config, name), 64))
-    return torch.compile(module, dynamic=False)
 
 
 def decays(name: str, p: torch.Tensor) -> bool:
@@ -212,141 +176,139 @@ def progress_bar(total: int, desc: str, enabled: bool | None):
                 dynamic_ncols=True)
 
 
+def seeded(seed: int, build: Callable[[], M]) -> M:
+    """`build()` under torch.manual_seed(seed), the seed kept on the model: a Trainer's record
+    then names the seed that made its initial weights, e.g. `seeded(0, lambda: GPT(cfg))`. A
+    model built any other way is recorded as such (init_seed None: unknown), never under a
+    seed that would not reproduce it."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SettingError(f"seed must be a whole number, got {seed!r}: e.g. seeded(0, ...).")
+    torch.manual_seed(seed)
+    model = build()
+    model.init_seed = seed  # a plain attribute: copied with the model, not in its state dict
+    return model
+
+
+@dataclass
+class Ledger:
+    """Where a run is and what it has spent, across phases: a grown run's FLOPs include what
+    the small model spent before growth."""
+
+    step: int = 0  # global step across phases
+    phase_step: int = 0  # step within the current phase
+    samples: int = 0  # sequences for a GPT, images for a CNN
+    tokens: int = 0  # every token a GPT saw; for images, the images
+    flops: float = 0.0
+
+    def advance(self, samples: int, tokens_per_sample: int, flops: float) -> None:
+        self.step += 1
+        self.phase_step += 1
+        self.samples += samples
+        self.tokens += samples * tokens_per_sample
+        self.flops += flops
+
+
 class Trainer:
-    def __init__(self, model: nn.Module, data: Data, config: TrainConfig, *,
-                 name: str = "run", device: str | torch.device | None = None,
-                 out_dir: str | Path | None = None, stem: str | None = None,
-                 progress: bool | None = None, member: int | None = None,
-                 checkpoint_every: int | None = None, checkpoint_minutes: float | None = 3.0,
-                 resume: bool = True, start_from: Path | None = None,
-                 init_seed: int | None = None, compile: bool | None = None,
-                 nan_check_every: int = 10) -> None:
-        """`out_dir`: where the record (<stem>.json, rewritten after every evaluation) and
-        checkpoints (<stem>.<tag>.pt) go; `stem` defaults to `name`, so a caller can save
-        under e.g. a hash while the record keeps a readable name.
+    def __init__(self, model: nn.Module, data: Data, config: TrainConfig, *, name: str = "run",
+                 member: int | None = None, out_dir: str | Path | None = None,
+                 progress: bool | None = None, checkpointing: Checkpointing | None = None,
+                 runtime: Runtime | None = None) -> None:
+        """`member`: which TemplateCNN member the first phase trains (MixtureGrowth).
 
-        With an `out_dir` the trainer also keeps a resumable checkpoint, <stem>.resume.pt
-        (weights, optimizer, schedule position, every RNG, the record so far): every
-        `checkpoint_every` steps, or every `checkpoint_minutes` of training when that is
-        None, and at every phase's end, growth and new phase. Writing it changes no number.
-        With `resume` (the default) a new Trainer on the same out_dir and stem whose first
-        phase matches continues from it: the caller's fit/new_phase/grow calls that were
-        already done are skipped, and the record comes out identical to an uninterrupted
-        run's (wall_s aside) on a CPU at the same thread count. `finish()` deletes it.
+        `out_dir`: where the record (<stem>.json, rewritten after every evaluation), the
+        checkpoints (<stem>.phase<k>.pt) and the resumable state (<stem>.resume.pt) go. A new
+        Trainer on the same out_dir and stem whose first phase matches continues from it: the
+        caller's fit/new_phase/grow calls already done are skipped (checked against the
+        record), and the record comes out identical to an uninterrupted run's (wall_s aside)
+        on a CPU at the same thread count. `finish()` deletes it. `checkpointing`: its name,
+        how often, whether to resume (growkit.resume.Checkpointing).
 
-        `start_from`: another run's resumable checkpoint (e.g. growkit.shared_start's) to
-        continue from when this run has none of its own, so runs that begin alike train
-        their common beginning once; the same check of the first phase applies.
+        `progress`: a live progress line (None: in a terminal or notebook only).
+        `runtime`: device, torch.compile, how often losses are checked for NaN
+        (growkit.device.Runtime); none of it changes what the run computes.
 
-        `init_seed`: the seed that built the model's initial weights, for the record
-        (default: torch.initial_seed(), the last torch.manual_seed).
-
-        `compile`: train through torch.compile (recompiled once after growth; evaluation
-        stays eager). None: the GROWKIT_COMPILE environment variable (1/0) if set, else on
-        for CUDA only (see `compile_by_default`). A compiler that fails falls back to eager
-        with a one-line note. The record's phase says `compiled` and `compile_s`.
-
-        `nan_check_every`: per-step losses stay on the device, and whether they are finite
-        is checked every this many steps (and before every evaluation and checkpoint): one
-        host sync per check instead of two per step. A divergence names its step either way."""
+        The record's `init_seed` is the seed that built the model when growkit.train.seeded
+        built it, else None (the weights came from elsewhere: the seed is unknown)."""
         distributed.check_joined()
+        self.runtime = runtime or Runtime()
+        self.saving = checkpointing or Checkpointing()
         # Under torchrun each rank trains on its own GPU (cuda:LOCAL_RANK).
-        self.device = torch.device(device) if device is not None else distributed.device()
+        self.device = (torch.device(self.runtime.device) if self.runtime.device is not None
+                       else distributed.device())
         self.data = data
-        self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.stem = name if stem is None else stem
+        self.stem = self.saving.stem or name
         self.progress = progress if distributed.is_main() else False  # one bar under torchrun
-        if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or checkpoint_every < 1):
-            raise SettingError(f"checkpoint_every must be a whole number >= 1 or None, got "
-                               f"{checkpoint_every!r}: e.g. checkpoint_every=500.")
-        if checkpoint_minutes is not None and not checkpoint_minutes > 0:
-            raise SettingError(f"checkpoint_minutes must be > 0 or None, got {checkpoint_minutes!r}: "
-                               "e.g. checkpoint_minutes=3.")
-        if isinstance(nan_check_every, bool) or not isinstance(nan_check_every, int) or nan_check_every < 1:
-            raise SettingError(f"nan_check_every must be a whole number >= 1, got {nan_check_every!r}: "
-                               "e.g. nan_check_every=10.")
-        if compile not in (None, True, False):
-            raise SettingError(f"compile must be True, False or None (auto), got {compile!r}.")
-        self.compile_setting = compile
-        self.nan_check_every = nan_check_every
-        self.checkpoint_every = checkpoint_every
-        self.checkpoint_seconds = None if checkpoint_minutes is None else 60.0 * checkpoint_minutes
+        init_seed = getattr(unwrap(model), "init_seed", None)
         # Threads are recorded because on a CPU the same seed gives different numbers at
         # another thread count (floating-point sums split differently).
-        self.record = Record(name=name, meta={"device": str(self.device), "seed": config.seed,
-                                              "init_seed": torch.initial_seed() if init_seed is None
-                                              else init_seed,
-                                              "threads": torch.get_num_threads(),
-                                              # processes that shared each global batch (torchrun)
-                                              "world_size": distributed.world_size(),
-                                              "corpus": getattr(data, "name", "?")})
-        self.samples = 0  # sequences for a GPT, images for a CNN
-        self.tokens = 0  # every token a GPT saw; for images, the images
-        self.flops = 0.0
-        self.step = 0  # global step across phases
+        self.record = Record(name=name, meta={
+            "device": str(self.device), "seed": config.seed, "init_seed": init_seed,
+            "threads": torch.get_num_threads(),
+            "world_size": distributed.world_size(),  # processes that shared each global batch
+            "corpus": getattr(data, "name", "?")})
+        if init_seed is None:
+            self.record.meta["init"] = "weights built outside growkit.train.seeded: seed unknown"
+        self.ledger = Ledger()
         self.started = time.perf_counter()
         # One generator for training batches, seeded once: every run with the same seed sees
         # the same batches in the same order, whatever the model.
         self.batch_gen = torch.Generator().manual_seed(config.seed)
+        self.replay = Replay()  # which of the caller's calls a resumed state already holds
         self._start_phase(model, config, optimizer_state=None, member=member)
-        # The caller's phase: fit/new_phase/grow calls of phases an earlier, interrupted
-        # life of this run already did are skipped (see _resume).
-        self._program_phase = 0
         self._last_save = time.perf_counter()
         self.resumed_from: Path | None = None
-        # Under torchrun rank 0 looks (it wrote the file) and every rank resumes alike.
-        if resume and self.out_dir is not None and distributed.on_main(self.resume_path.exists):
-            self._resume(self.resume_path, model)
-        elif resume and start_from is not None and distributed.on_main(Path(start_from).exists):
-            self._resume(Path(start_from), model)
+        if self.saving.resume:
+            own = self.resume_path if self.out_dir is not None else None
+            # Under torchrun rank 0 looks (it wrote the file) and every rank resumes alike.
+            path = next((Path(p) for p in (own, self.saving.start_from)
+                         if p is not None and distributed.on_main(Path(p).exists)), None)
+            if path is not None and resume_from(self, path, model):
+                self.resumed_from = path
 
     # ---- phases ----------------------------------------------------------------------
+    @property
+    def phase(self) -> int:
+        return len(self.record.phases) - 1
+
+    @property
+    def phase_done(self) -> bool:
+        """The caller's current phase has trained to its end (or was, before an interruption)."""
+        return self.replay.done(self.phase) or self.ledger.phase_step >= self.config.steps
+
     def _start_phase(self, model: nn.Module, config: TrainConfig,
                      optimizer_state: dict[str, dict[str, torch.Tensor]] | None,
-                     member: int | None = None) -> None:
+                     member: int | None = None, started_by: dict[str, Any] | None = None) -> None:
         facts = self._setup(model, config, member)
         if optimizer_state:
             named = dict(self.model.named_parameters())
             for pname, state in optimizer_state.items():
                 self.optimizer.state[named[pname]] = {k: v.clone().to(self.device)
                                                       for k, v in state.items()}
-        self.record.phases.append({
-            "phase": len(self.record.phases), "start_step": self.step,
+        phase: dict[str, Any] = {
+            "phase": len(self.record.phases), "start_step": self.ledger.step,
             "model": self.model.config.to_dict(), "train": asdict(config),
-            "n_params": unwrap(self.model).n_params(), **facts, **self.forward_options,
-        })
-        self._recent_losses: list[float] = []
+            "n_params": unwrap(self.model).n_params(), **facts, **self.forward_options}
+        if started_by is not None:  # what the resume replay checks a re-run's call against
+            phase["started_by"] = json_safe(started_by)
+        self.record.phases.append(phase)
+        self.recent_losses: list[float] = []
 
     def _setup(self, model: nn.Module, config: TrainConfig, member: int | None) -> dict[str, Any]:
-        """Model, config, a fresh optimizer and the FLOPs of a step for a phase; returns the
-        phase's FLOPs facts for the record."""
+        """Model, config, a fresh optimizer, precision and the FLOPs of a step for a phase;
+        returns the phase's FLOPs facts for the record."""
         distributed.check_batch(config.batch_size)  # before anything changes
         self.model = unwrap(model).to(self.device)
         self.config = config
         # Forward options of this phase: which TemplateCNN member trains before growth.
         self.forward_options: dict[str, Any] = {} if member is None else {"member": member}
-        self.phase_step = 0
+        self.ledger.phase_step = 0
         self.optimizer = make_optimizer(self.model, config, self.device)
-        # What trains: the model itself, or under torchrun a DDP wrapper around it (rebuilt
-        # here at every phase and growth, on every rank). self.model stays the plain model:
-        # parameter names (optimizer state carried across growth), checkpoints, evaluation.
-        # A TemplateCNN training one member leaves the other's coefficients unused.
-        self.engine = distributed.wrap(self.model,
-                                       find_unused_parameters=bool(self.forward_options))
-        # torch.compile on top, lazily: the phase's first step compiles (timed there, and a
-        # compiler that fails falls back to eager). A new model (growth) compiles anew.
-        self.compiled = compile_by_default(self.device, self.compile_setting)
-        if self.compiled:
-            try:
-                self.engine = compiled(self.engine)
-            except Exception as e:  # refused at once (e.g. a Python this torch cannot compile)
-                self._compile_failed(e)
-        self._compile_pending = self.compiled
-        self._pending_losses: list[torch.Tensor] = []  # this window's losses, on the device
-        self.autocast, needs_scaler = autocast_for(self.device)
-        # One training path (nanoGPT's idiom): a disabled scaler passes every call through.
-        self.scaler = torch.amp.GradScaler("cuda", enabled=needs_scaler)
+        chosen = policy(self.device, self.runtime.compile)
+        self.autocast, self.scaler, self.compiled = chosen.autocast, chosen.scaler, chosen.compile
+        self.engine = self._engine()
+        self._compile_pending = self.compiled  # the phase's first step compiles (timed there)
+        self.pending_losses: list[torch.Tensor] = []  # this window's losses, on the device
         # Sequence models (the GPT) have a block size; image models see one sample at a time.
         self.block_size: int | None = getattr(self.model.config, "block_size", None)
         self.tokens_per_sample = self.block_size or 1
@@ -361,6 +323,20 @@ class Trainer:
             self.flops_per_step = training_flops(self.model, x, y, **self.forward_options)
             facts["flops_per_sample"] = self.flops_per_step / config.batch_size
         return facts
+
+    def _engine(self) -> nn.Module:
+        """What trains: the model, or under torchrun a DDP wrapper around it, compiled on top
+        when chosen (rebuilt at every phase and growth). self.model stays the plain model for
+        parameter names, checkpoints and evaluation. A TemplateCNN training one member leaves
+        the other's coefficients unused, which DDP must be told."""
+        unused = bool(self.forward_options)
+        try:
+            return distributed.wrap(self.model, compile=self.compiled, find_unused_parameters=unused)
+        except Exception as e:  # refused at once (e.g. a Python this torch cannot compile)
+            if not self.compiled:
+                raise
+            self._compile_failed(e)
+            return distributed.wrap(self.model, find_unused_parameters=unused)
 
     def _check_data(self) -> None:
         """A text model that fits its corpus: a vocabulary at least the corpus's, and splits
@@ -382,16 +358,12 @@ class Trainer:
     def new_phase(self, config: TrainConfig, *, member: int | None = None) -> None:
         """Start a new phase on the same model: e.g. MixtureGrowth's second member
         (member=1) after the first. The optimizer starts afresh; the ledger continues."""
-        if self._program_phase < self.phase:  # done before an interruption: resumed past it
-            self._program_phase += 1
+        call = {"call": "new_phase", "member": member, "config": asdict(config)}
+        if self.replay.skip_start(self.record, call):  # done before an interruption
             return
-        self._start_phase(self.model, config, optimizer_state=None, member=member)
-        self._program_phase += 1
+        self._start_phase(self.model, config, optimizer_state=None, member=member, started_by=call)
+        self.replay.started()
         self.save_resumable()
-
-    @property
-    def phase(self) -> int:
-        return len(self.record.phases) - 1
 
     # ---- evaluation --------------------------------------------------------------------
     def _batch(self, split: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -424,12 +396,13 @@ class Trainer:
         return out
 
     def _log_eval(self) -> dict[str, Any]:
-        train_loss = (sum(self._recent_losses) / len(self._recent_losses)
-                      if self._recent_losses else None)
-        self._recent_losses = []
-        entry = {"step": self.step, "phase": self.phase, "samples": self.samples,
-                 "tokens": self.tokens, "flops": self.flops, "train_loss": train_loss,
-                 **self.evaluate_metrics(), "lr": self.config.lr_at(self.phase_step),
+        train_loss = (sum(self.recent_losses) / len(self.recent_losses)
+                      if self.recent_losses else None)
+        self.recent_losses = []
+        led = self.ledger
+        entry = {"step": led.step, "phase": self.phase, "samples": led.samples,
+                 "tokens": led.tokens, "flops": led.flops, "train_loss": train_loss,
+                 **self.evaluate_metrics(), "lr": self.config.lr_at(led.phase_step),
                  "wall_s": time.perf_counter() - self.started}
         self.record.history.append(entry)
         if self.out_dir is not None and distributed.is_main():
@@ -437,62 +410,61 @@ class Trainer:
             self.record.save(self.out_dir / f"{self.stem}.json")
         return entry
 
+    def _evaluated_this_phase(self) -> bool:
+        h = self.record.history
+        return bool(h) and h[-1]["phase"] == self.phase
+
     # ---- training ----------------------------------------------------------------------
     def fit(self, steps: int | None = None) -> Trainer:
         """Train the current model for the rest of its phase (or `steps` more steps)."""
-        if self._program_phase < self.phase:  # done before an interruption: resumed past it
+        if self.replay.done(self.phase):  # trained before an interruption: resumed past it
             return self
-        cfg = self.config
-        end = cfg.steps if steps is None else min(cfg.steps, self.phase_step + steps)
-        if self.phase_step == 0 and not self._evaluated_this_phase():
+        cfg, ledger = self.config, self.ledger
+        end = cfg.steps if steps is None else min(cfg.steps, ledger.phase_step + steps)
+        if ledger.phase_step == 0 and not self._evaluated_this_phase():
             self._log_eval()
         self.model.train()
-        self._keep_good_state()
-        bar = progress_bar(end - self.phase_step,
+        bar = progress_bar(end - ledger.phase_step,
                            f"{self.record.name} p{self.phase} ({torch.get_num_threads()} thr)",
                            self.progress)
-        while self.phase_step < end:
-            lr = cfg.lr_at(self.phase_step)
+        while ledger.phase_step < end:
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            # Every rank draws the whole global batch (one generator, the one-process
-            # sequence) and trains on its share of the rows; DDP averages the gradients.
-            x, y = distributed.shard(*self._batch("train", self.batch_gen))
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            loss = self._compile_step(x, y) if self._compile_pending else self._forward_backward(x, y)
-            if cfg.grad_clip > 0:
-                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
-            self.scaler.update()
+                group["lr"] = cfg.lr_at(ledger.phase_step)
+            x, y = self._train_batch()
+            loss = self._step(x, y)
+            ledger.advance(cfg.batch_size, self.tokens_per_sample, self.flops_per_step)
             # The loss stays on the device: reading it now would make a GPU wait every step.
-            self._pending_losses.append(loss.detach())
-            self.phase_step += 1
-            self.step += 1
-            self.samples += cfg.batch_size
-            self.tokens += cfg.batch_size * self.tokens_per_sample
-            self.flops += self.flops_per_step
+            self.pending_losses.append(loss.detach())
             bar.update(1)
-            evaluating = self.phase_step % cfg.eval_every == 0 or self.phase_step == cfg.steps
-            # Checked every nan_check_every steps, and always before the record or a
-            # checkpoint is written, at the same steps on every rank (one collective decision).
-            if (evaluating or self.phase_step == end
-                    or len(self._pending_losses) >= self.nan_check_every
-                    or (self.checkpoint_every is not None
-                        and self.phase_step % self.checkpoint_every == 0)):
-                self._check_losses()
+            evaluating = ledger.phase_step % cfg.eval_every == 0 or ledger.phase_step == cfg.steps
+            if evaluating or ledger.phase_step == end or self._check_due():
+                self._check_losses()  # before any record or checkpoint is written
             if evaluating:
-                entry = self._log_eval()
-                bar.set_postfix(val=f"{entry['val_loss']:.3f}", refresh=False)
+                bar.set_postfix(val=f"{self._log_eval()['val_loss']:.3f}", refresh=False)
             # Only checked steps are saved: a checkpoint due by the clock waits for the next check.
-            if self.phase_step < cfg.steps and not self._pending_losses and self._resumable_due():
+            if ledger.phase_step < cfg.steps and not self.pending_losses and self._resumable_due():
                 self.save_resumable()
         bar.close()
-        self._good_state = None  # a copy of the model, only needed while training
-        if self.phase_step == cfg.steps:
+        if ledger.phase_step == cfg.steps:
             self._checkpoint(f"phase{self.phase}")
             self.save_resumable()
         return self
+
+    def _train_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every rank draws the whole global batch (one generator, the one-process sequence)
+        and trains on its share of the rows; DDP averages the gradients."""
+        x, y = distributed.shard(*self._batch("train", self.batch_gen))
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Forward, backward, clip, optimizer step; returns the loss (on the device)."""
+        loss = self._compile_step(x, y) if self._compile_pending else self._forward_backward(x, y)
+        if self.config.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
+        self.scaler.update()
+        return loss
 
     def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with self.autocast:
@@ -525,88 +497,58 @@ class Trainer:
         """Train eagerly from here on, and say so in one line."""
         first = (str(error).strip().splitlines() or [""])[0][:160]
         print(f"{self.record.name}: note: torch.compile failed here ({type(error).__name__}: "
-              f"{first}); training eagerly instead (compile=False or GROWKIT_COMPILE=0 skips "
-              "trying).", flush=True)
-        self.engine = getattr(self.engine, "_orig_mod", self.engine)
+              f"{first}); training eagerly instead (Runtime(compile=False) or GROWKIT_COMPILE=0 "
+              "skips trying).", flush=True)
+        engine = getattr(self, "engine", None)  # (none yet when compiling was refused at once)
+        self.engine = getattr(engine, "_orig_mod", engine)
         self.compiled = False
 
-    def _keep_good_state(self) -> None:
-        """Copy the weights and buffers whose losses were all finite (with an out_dir: they
-        become <stem>.diverged.pt if a later loss is not). A copy every nan_check_every
-        steps, on the device: cheap beside those steps, and no host sync."""
-        if self.out_dir is None:
-            return
-        state = [t.detach() for t in self.model.state_dict().values()]
-        if getattr(self, "_good_state", None) is None:
-            self._good_state = [t.clone() for t in state]
-        else:
-            torch._foreach_copy_(self._good_state, state)
+    # ---- divergence --------------------------------------------------------------------
+    def _check_due(self) -> bool:
+        """Losses are checked every nan_check_every steps and at every resumable save by step
+        count, at the same steps on every rank (one collective decision)."""
+        every = self.saving.every if self.out_dir is not None else None
+        return (len(self.pending_losses) >= self.runtime.nan_check_every
+                or (every is not None and self.ledger.phase_step % every == 0))
 
     def _check_losses(self) -> None:
         """Bring this window's losses to the host (one sync) and stop if one is not finite;
         finite ones join the losses the next evaluation averages (in step order, as before)."""
-        if not self._pending_losses:
+        if not self.pending_losses:
             return
         # Under torchrun each step's loss is averaged over the ranks (the whole batch's loss),
         # so every rank keeps the same numbers, those rank 0's resumable checkpoint holds;
         # a loss not finite on any rank leaves the mean not finite on all: one decision.
-        values = distributed.average(torch.stack(self._pending_losses)).tolist()
-        self._pending_losses = []
-        if all(math.isfinite(v) for v in values):
-            self._recent_losses.extend(values)
-            self._keep_good_state()
-            return
-        self._diverged(values)
+        values = distributed.average(torch.stack(self.pending_losses)).tolist()
+        self.pending_losses = []
+        if not all(math.isfinite(v) for v in values):
+            raise Diverged(self._divergence(values))
+        self.recent_losses.extend(values)
 
-    def _diverged(self, values: list[float]) -> None:
-        first = self.step - len(values)  # the window's first step
-        # (Under torchrun `values` are the means over ranks: every rank names the same step.)
+    def _divergence(self, values: list[float]) -> str:
+        """What went wrong, where, and what is kept: the record so far, and the last finite
+        checkpoints (resumable ones are only ever written from finite weights)."""
+        first = self.ledger.step - len(values)  # the window's first step
         bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
-        what = f"became {values[bad]} at step {first + bad}"
-        lr = self.config.lr_at(self.phase_step - len(values) + bad)
+        lr = self.config.lr_at(self.ledger.phase_step - len(values) + bad)
         kept = ""
         if self.out_dir is not None:
-            # The weights of the window's first step (the last check's): those that gave the
-            # non-finite loss when it came at once. Never an all-NaN file: if they are not
-            # finite, the last finite checkpoints stay as they are.
-            good = self._good_state or []
-            if good and all(bool(torch.isfinite(t).all()) for t in good if t.is_floating_point()):
-                for t, g in zip(self.model.state_dict().values(), good, strict=True):
-                    t.copy_(g)
-                if distributed.is_main():
-                    back = len(values)
-                    save_checkpoint(self.out_dir / f"{self.stem}.diverged.pt", self.model,
-                                    step=first, tokens=self.tokens - back * self.config.batch_size
-                                    * self.tokens_per_sample, flops=self.flops - back * self.flops_per_step)
-                kept = (f"; the weights {'that gave it' if bad == 0 else f'at step {first}, before it,'}"
-                        f" are in {self.stem}.diverged.pt")
-            finite = [p.name for p in sorted(self.out_dir.glob(f"{self.stem}.*.pt"))
-                      if not p.name.endswith(".diverged.pt")]
-            if finite:
-                kept += f"; the last finite checkpoints: {', '.join(finite)}"
-        raise FloatingPointError(
-            f"{self.record.name}: loss {what} (lr={lr:.2e}; losses are checked every "
-            f"{self.nan_check_every} steps): lower the learning rate or raise warmup. The record "
-            "so far is kept" + (f" in {self.out_dir}{kept}." if self.out_dir else "."))
-
-    @property
-    def phase_done(self) -> bool:
-        """The caller's current phase has trained to its end (or was, before an interruption)."""
-        return self._program_phase < self.phase or self.phase_step >= self.config.steps
-
-    def _evaluated_this_phase(self) -> bool:
-        h = self.record.history
-        return bool(h) and h[-1]["phase"] == self.phase
-
-    def _checkpoint(self, tag: str) -> None:
-        if self.out_dir is not None and distributed.is_main():  # rank 0 writes for all
-            save_checkpoint(self.out_dir / f"{self.stem}.{tag}.pt", self.model,
-                            step=self.step, tokens=self.tokens, flops=self.flops)
+            finite = [p.name for p in sorted(self.out_dir.glob(f"{self.stem}.*.pt"))]
+            kept = f" in {self.out_dir}" + (f"; the last finite checkpoints: {', '.join(finite)}"
+                                           if finite else "")
+        return (f"{self.record.name}: loss became {values[bad]} at step {first + bad} (lr={lr:.2e}; "
+                f"losses are checked every {self.runtime.nan_check_every} steps): lower the "
+                f"learning rate or raise warmup. The record so far is kept{kept}.")
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
-    # ---- resumable checkpoints -----------------------------------------------------------
+    # ---- checkpoints -------------------------------------------------------------------
+    def _checkpoint(self, tag: str) -> None:
+        if self.out_dir is not None and distributed.is_main():  # rank 0 writes for all
+            save_checkpoint(self.out_dir / f"{self.stem}.{tag}.pt", self.model,
+                            step=self.ledger.step, tokens=self.ledger.tokens, flops=self.ledger.flops)
+
     @property
     def resume_path(self) -> Path:
         assert self.out_dir is not None
@@ -615,95 +557,24 @@ class Trainer:
     def _resumable_due(self) -> bool:
         if self.out_dir is None:
             return False
-        if self.checkpoint_every is not None:
-            return self.phase_step % self.checkpoint_every == 0
-        return (self.checkpoint_seconds is not None
-                and time.perf_counter() - self._last_save >= self.checkpoint_seconds)
+        if self.saving.every is not None:
+            return self.ledger.phase_step % self.saving.every == 0
+        return (self.saving.minutes is not None
+                and time.perf_counter() - self._last_save >= 60.0 * self.saving.minutes)
 
     def save_resumable(self, path: Path | None = None) -> Path | None:
         """Write <stem>.resume.pt (or `path`) atomically: everything a new Trainer needs to
-        continue this run exactly. Reads state only (no RNG draw), so it changes no number.
-        Skipped when the weights are no longer finite: the last finite one is kept. Under
-        torchrun rank 0 writes it (every rank holds the same state) and the others return None."""
+        continue this run exactly (growkit.resume.TrainState). Reads state only (no RNG draw),
+        so it changes no number. Skipped when the weights are no longer finite: the last
+        finite one is kept. Under torchrun rank 0 writes it (every rank holds the same state)
+        and the others return None."""
         if self.out_dir is None or not distributed.is_main() or not self._weights_finite():
             return None
         target = self.resume_path if path is None else path
-        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-        save_checkpoint(
-            target, self.model, resumable=RESUME_VERSION,
-            record=self.record.to_json(), train_config=asdict(self.config),
-            forward_options=dict(self.forward_options), phase_step=self.phase_step,
-            step=self.step, samples=self.samples, tokens=self.tokens, flops=self.flops,
-            recent_losses=list(self._recent_losses), optimizer=self.optimizer.state_dict(),
-            scaler=self.scaler.state_dict(), batch_gen=self.batch_gen.get_state(),
-            torch_rng=torch.get_rng_state(), cuda_rng=cuda,
-            elapsed=time.perf_counter() - self.started)
+        save_state(self, target)
         if path is None:
             self._last_save = time.perf_counter()
         return target
-
-    def _resume(self, path: Path, model: nn.Module) -> None:
-        """Continue from a resumable checkpoint whose first phase is this trainer's."""
-        # Rank 0 reads it and sends it to the others (no file system shared between
-        # machines needed); every rank then restores the same state.
-        payload = distributed.on_main(lambda: read_payload(path))
-        if payload.get("resumable") != RESUME_VERSION:
-            raise CheckpointError(path, "it is not a resumable checkpoint of this growkit version")
-        saved = Record.from_json(payload["record"])
-
-        def identity(rec: Record) -> Any:  # what makes it the same run: its start
-            # (compiling or not changes no setting: a run may resume eager or compiled)
-            first = ({k: v for k, v in rec.phases[0].items() if k not in ("compiled", "compile_s")}
-                     if rec.phases else None)
-            start = [first,
-                     *(rec.meta.get(k) for k in ("corpus", "seed", "init_seed"))]
-            return json.loads(json.dumps(json_safe(start)))
-
-        if identity(self.record) != identity(saved):
-            if distributed.is_main():
-                print(f"{self.record.name}: not resuming from {path}: it is of another run (other "
-                      "model, data or settings); starting at step 0 (it will be overwritten).",
-                      flush=True)
-            return
-        saved.name = self.record.name  # (another run's, when started from a shared beginning)
-        cls, config_cls = MODEL_KINDS[payload["kind"]]
-        inner = unwrap(model)
-        if type(inner) is cls and inner.config.to_dict() == payload["config"]:
-            restored = inner  # the caller's own model object, as if trained in place
-        else:
-            restored = cls(config_cls(**payload["config"]))
-        restored.load_state_dict(payload["state_dict"])
-        config = TrainConfig(**payload["train_config"])
-        options = payload["forward_options"]
-        self._setup(restored, config, options.get("member"))
-        self.record = saved
-        self.phase_step = payload["phase_step"]
-        self.step, self.samples = payload["step"], payload["samples"]
-        self.tokens, self.flops = payload["tokens"], payload["flops"]
-        self._recent_losses = list(payload["recent_losses"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scaler.load_state_dict(payload["scaler"])
-        self.batch_gen.set_state(payload["batch_gen"])
-        torch.set_rng_state(payload["torch_rng"])
-        if payload["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
-        self.started = time.perf_counter() - payload["elapsed"]
-        self.resumed_from = path
-        if not distributed.is_main():
-            return  # one rank speaks for all
-        threads = saved.meta.get("threads")
-        if threads is not None and threads != torch.get_num_threads():
-            print(f"{self.record.name}: note: this run began at {threads} threads and continues at "
-                  f"{torch.get_num_threads()}: on a CPU its numbers will differ from an "
-                  "uninterrupted run's.", flush=True)
-        world = saved.meta.get("world_size", 1)
-        if world != distributed.world_size():
-            print(f"{self.record.name}: note: this run began on {world} process(es) and continues "
-                  f"on {distributed.world_size()}: the same global batches, but its numbers will "
-                  "differ from an uninterrupted run's in the last digits (sums split "
-                  "differently).", flush=True)
-        print(f"{self.record.name}: resuming from {path} at step {self.step} (phase {self.phase}, "
-              f"step {self.phase_step} of {config.steps}) instead of step 0.", flush=True)
 
     def finish(self) -> None:
         """The run is complete: delete its resumable checkpoint (the phase checkpoints and
@@ -724,63 +595,72 @@ class Trainer:
         so is the learning rate after growth (`config.lr`: MixtureGrowth's official recipe
         continues at a lower one). The grown model trains whole (no member).
         """
-        if self._program_phase < self.phase:  # done before an interruption: resumed past it
-            self._program_phase += 1
+        call = {"call": "grow", "op": op if isinstance(op, str) else op.name, "dim": dim,
+                "factor": factor, "fresh_optimizer": fresh_optimizer, "options": options,
+                "config": asdict(config)}
+        if self.replay.skip_start(self.record, call):  # done before an interruption
             return self.model
         # A failed growth leaves the trainer as it was: nothing below is kept unless it all works.
-        before = dict(self.__dict__)
+        before = {**self.__dict__, "ledger": dataclasses.replace(self.ledger)}
         lengths = len(self.record.events), len(self.record.phases)
         try:
-            model = self._grow(op, config=config, dim=dim, factor=factor,
+            model = self._grow(op, call, config=config, dim=dim, factor=factor,
                                fresh_optimizer=fresh_optimizer, **options)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             del self.record.events[lengths[0]:], self.record.phases[lengths[1]:]
             raise
-        self._program_phase += 1
+        self.replay.started()
         self.save_resumable()
         return model
 
-    def _grow(self, op: str | Operator, *, config: TrainConfig, dim: str, factor: float,
-              fresh_optimizer: bool, **options: Any) -> nn.Module:
+    def _grow(self, op: str | Operator, call: dict[str, Any], *, config: TrainConfig, dim: str,
+              factor: float, fresh_optimizer: bool, **options: Any) -> nn.Module:
         old = self.model
         operator = resolve(op, dim, old)
         if operator.needs_data:
             # It trains on this run's data (G_learn's map); its compute joins the ledger below.
             options = {"data": self.data, "batch_size": self.config.batch_size, **options}
         growth = grow_with_sources(old, operator, factor=factor, **options)
-        self.tokens += int(growth.info.get("tokens", 0))
-        self.flops += float(growth.info.get("flops", 0.0))
+        self.ledger.tokens += int(growth.info.get("tokens", 0))
+        self.ledger.flops += float(growth.info.get("flops", 0.0))
         x, y = self.val_batches()[0]
         preservation = measure_preservation(old, growth.model.to(self.device),
                                             x.to(self.device), y.to(self.device))
-        carried = None
-        if not fresh_optimizer:
-            old_named = dict(old.named_parameters())
-            new_named = dict(growth.model.named_parameters())
-            carried = {}
-            for new_name, src in growth.sources.items():
-                p_old, p_new = old_named.get(src), new_named.get(new_name)
-                if (p_old is not None and p_new is not None and p_old.shape == p_new.shape
-                        and p_old in self.optimizer.state):
-                    carried[new_name] = dict(self.optimizer.state[p_old])
+        carried = None if fresh_optimizer else self._carried_moments(old, growth.model, growth.sources)
         self.record.events.append({
-            "kind": "growth", "step": self.step, "tokens": self.tokens, "flops": self.flops,
-            "op": op if isinstance(op, str) else operator.name, "dim": operator.dim,
-            "factor": factor, "options": json_safe(options), "info": growth.info,
-            "fresh_optimizer": fresh_optimizer,
-            "claims_preservation": operator.preserves_function,
+            "kind": "growth", "step": self.ledger.step, "tokens": self.ledger.tokens,
+            "flops": self.ledger.flops, "op": op if isinstance(op, str) else operator.name,
+            "dim": operator.dim, "factor": factor, "options": json_safe(options), "info": growth.info,
+            "fresh_optimizer": fresh_optimizer, "claims_preservation": operator.preserves_function,
             "preservation": preservation,
             "params_before": unwrap(old).n_params(), "params_after": growth.model.n_params(),
         })
-        self._start_phase(growth.model, config, optimizer_state=carried)
+        self._start_phase(growth.model, config, optimizer_state=carried, started_by=call)
         return self.model
+
+    def _carried_moments(self, old: nn.Module, new: nn.Module, sources: dict[str, str]
+                         ) -> dict[str, dict[str, torch.Tensor]]:
+        """The optimizer state of every new parameter copied whole from an old one."""
+        old_named, new_named = dict(old.named_parameters()), dict(new.named_parameters())
+        carried = {}
+        for new_name, src in sources.items():
+            p_old, p_new = old_named.get(src), new_named.get(new_name)
+            if (p_old is not None and p_new is not None and p_old.shape == p_new.shape
+                    and p_old in self.optimizer.state):
+                carried[new_name] = dict(self.optimizer.state[p_old])
+        return carried
+
+
+class Diverged(FloatingPointError):
+    """A training loss was not finite: the message names the step, the learning rate, the
+    fix and what was kept."""
 
 
 def train(model: nn.Module, data: Data, config: TrainConfig, **kwargs: Any) -> Record:
     """Train `model` in place for `config.steps` steps and return its run record (with an
-    out_dir, an interrupted call resumes where it stopped)."""
+    out_dir, an interrupted call resumes where it stopped). `kwargs`: Trainer's."""
     trainer = Trainer(model, data, config, **kwargs).fit()
     trainer.finish()
     return trainer.record

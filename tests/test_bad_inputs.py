@@ -13,6 +13,7 @@ from growkit.__main__ import main
 from growkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from growkit.cnn import CNNConfig, TemplateCNNConfig
 from growkit.data import TextCorpus
+from growkit.device import Runtime
 from growkit.grow import grow
 from growkit.mixture_study import MixtureConfig
 from growkit.record import Record, RecordError
@@ -235,7 +236,8 @@ OTHER = [
      ValueError, "seed 0 vs 1"),
     ("speedup of an empty record", lambda p, c: speedup(curve([3, 2, 1]), curve([])), ValueError,
      "no evaluations"),
-    ("nan_check_every=0", lambda p, c: Trainer(tiny(), c, TrainConfig(**T), progress=False, nan_check_every=0),
+    ("nan_check_every=0", lambda p, c: Trainer(tiny(), c, TrainConfig(**T), progress=False,
+                                               runtime=Runtime(nan_check_every=0)),
      SettingError, "e.g. nan_check_every=10"),
     ("workers=0", lambda p, c: Study.from_preset("smoke", progress=False, cache_dir=p).run([Variant()], workers=0),
      SettingError, "e.g. workers=2"),

@@ -45,9 +45,10 @@ def test_bf16_only_from_compute_capability_8(fake_gpu, name):
     # The two callers agree with it: PRESET="auto" and the trainer's autocast.
     assert study.pick_preset("auto") == chosen.preset
     assert mixture_study.preset("auto") == mixture_study.MixtureConfig(**mixture_study.PRESETS[chosen.preset])
-    context, scaler = train.autocast_for(torch.device("cuda"))
-    assert isinstance(context, torch.autocast) and context.fast_dtype == chosen.dtype
-    assert scaler is chosen.needs_scaler
+    chosen_policy = device.policy(torch.device("cuda"))
+    assert isinstance(chosen_policy.autocast, torch.autocast)
+    assert chosen_policy.autocast.fast_dtype == chosen.dtype
+    assert chosen_policy.scaler.is_enabled() is chosen.needs_scaler
     assert name in chosen.describe() and chosen.preset in chosen.describe()
 
 
@@ -65,8 +66,9 @@ def test_cpu_trains_in_fp32_at_the_cpu_preset(monkeypatch):
     assert chosen.device in ("cpu", "mps") and chosen.preset == "cpu"
     assert chosen.dtype is None and not chosen.needs_scaler and chosen.capability is None
     assert study.pick_preset("auto") == "cpu"
-    context, scaler = train.autocast_for(torch.device("cpu"))
-    assert not isinstance(context, torch.autocast) and scaler is False
+    cpu_policy = device.policy(torch.device("cpu"))
+    assert not isinstance(cpu_policy.autocast, torch.autocast) and not cpu_policy.scaler.is_enabled()
+    assert cpu_policy.compile is False
 
 
 def test_a_named_preset_is_kept_whatever_the_device(fake_gpu):

@@ -34,7 +34,9 @@ import atexit, builtins, os, pathlib, sys
 import torch
 torch.set_num_threads(1)
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, distributed, load_text
+from growkit.resume import Checkpointing
 from growkit.study import RunCache
+from growkit.train import seeded
 
 folder, stop = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2]
 touched = []
@@ -73,9 +75,8 @@ common = dict(batch_size=int(os.environ.get("BATCH", 8)), lr=3e-3, warmup=3, eva
               eval_batches=2, seed=0)
 
 def train(out, stem):
-    torch.manual_seed(0)
-    t = Trainer(GPT(cfg), corpus, TrainConfig(steps=12, **common), name="grown", out_dir=out,
-                stem=stem, progress=False, checkpoint_every=5, init_seed=0)
+    t = Trainer(seeded(0, lambda: GPT(cfg)), corpus, TrainConfig(steps=12, **common), name="grown",
+                out_dir=out, progress=False, checkpointing=Checkpointing(stem=stem, every=5))
     if stop.startswith("at:"):
         t.fit(steps=int(stop[3:]))
         print("STOPPED", flush=True)
@@ -207,9 +208,9 @@ def test_a_loss_not_finite_on_one_process_stops_every_process(tmp_path):
     procs = launch(tmp_path, 2, stop="nan:3")  # rank 1's third step: global step 2
     for p in procs:  # both stop, with the same message: no rank is left waiting for the other
         assert p.returncode == 1, (p.returncode, p.stderr[-3000:])
-        assert "FloatingPointError: grown: loss became nan at step 2" in p.stderr
+        assert "Diverged: grown: loss became nan at step 2" in p.stderr
     assert printed(procs[1], "TOUCHED") == ""
-    assert f"{KEY}.diverged.pt" in printed(procs[0], "TOUCHED").split()
+    assert f"{KEY}.json" in printed(procs[0], "TOUCHED").split()  # the record so far, kept
 
 
 def test_a_bad_file_in_the_folder_stops_every_process(tmp_path):

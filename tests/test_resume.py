@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from growkit import GPT, GPTConfig, Record, TrainConfig, Trainer, load_text
+from growkit.resume import Checkpointing, ProgramChanged
 from growkit.study import RunCache
+from growkit.train import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +29,9 @@ import torch
 torch.set_num_threads(1)
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, load_text
 C, T = sys.modules["growkit.checkpoint"], sys.modules["growkit.train"]
+from growkit.resume import Checkpointing
 from growkit.study import RunCache
+from growkit.train import seeded
 
 folder, kill = sys.argv[1], sys.argv[2]
 what, _, n = kill.partition(":")
@@ -78,9 +82,8 @@ cfg = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2
 common = dict(batch_size=8, lr=3e-3, warmup=3, eval_every=4, eval_batches=2, seed=0)
 
 def train(out, stem):
-    torch.manual_seed(0)
-    t = Trainer(GPT(cfg), corpus, TrainConfig(steps=12, **common), name="grown", out_dir=out,
-                stem=stem, progress=False, checkpoint_every=5, init_seed=0)
+    t = Trainer(seeded(0, lambda: GPT(cfg)), corpus, TrainConfig(steps=12, **common), name="grown",
+                out_dir=out, progress=False, checkpointing=Checkpointing(stem=stem, every=5))
     t.fit()
     t.grow("stack", factor=2, config=TrainConfig(steps=12, **common), fresh_optimizer=False)
     t.fit()
@@ -166,12 +169,13 @@ def test_a_killed_run_resumes_to_the_identical_record(kills, reference, tmp_path
 
 # ---- in-process interruptions (a notebook's "interrupt"), and the settings around them -----
 
-def run(out, steps_before=6, interrupt_at=None, **kw):
+def run(out, steps_before=6, interrupt_at=None, every=None, minutes=3.0):
     corpus = load_text("kjv")
     cfg = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)
     tc = TrainConfig(steps=steps_before, batch_size=8, warmup=2, eval_every=3, eval_batches=2)
     torch.manual_seed(1)
-    t = Trainer(GPT(cfg), corpus, tc, name="r", out_dir=out, progress=False, **kw)
+    t = Trainer(GPT(cfg), corpus, tc, name="r", out_dir=out, progress=False,
+                checkpointing=Checkpointing(every=every, minutes=minutes))
     if interrupt_at is not None:
         t.fit(steps=interrupt_at)
         raise KeyboardInterrupt
@@ -182,25 +186,25 @@ def run(out, steps_before=6, interrupt_at=None, **kw):
 
 
 def test_an_interrupted_notebook_cell_resumes_exactly(tmp_path):
-    whole = run(tmp_path / "a", checkpoint_every=2).record
+    whole = run(tmp_path / "a", every=2).record
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "b", interrupt_at=4, checkpoint_every=2)
-    again = run(tmp_path / "b", checkpoint_every=2)
+        run(tmp_path / "b", interrupt_at=4, every=2)
+    again = run(tmp_path / "b", every=2)
     assert again.resumed_from is not None
     assert numbers(again.record) == numbers(whole)
 
 
 def test_checkpointing_changes_no_number(tmp_path):
     plain = run(None).record
-    every = run(tmp_path / "c", checkpoint_every=1).record
-    timed = run(tmp_path / "d", checkpoint_every=None, checkpoint_minutes=1e-9).record
+    every = run(tmp_path / "c", every=1).record
+    timed = run(tmp_path / "d", every=None, minutes=1e-9).record
     assert numbers(plain)["history"] == numbers(every)["history"] == numbers(timed)["history"]
 
 
 def test_a_resumable_checkpoint_of_other_settings_is_not_used(tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, interrupt_at=4, checkpoint_every=2)
-    other = run(tmp_path, steps_before=5, checkpoint_every=2)  # another first phase
+        run(tmp_path, interrupt_at=4, every=2)
+    other = run(tmp_path, steps_before=5, every=2)  # another first phase
     assert other.resumed_from is None and "not resuming" in capsys.readouterr().out
 
 
@@ -210,8 +214,8 @@ def test_finished_runs_can_be_pruned_to_the_final_checkpoint(tmp_path):
     def train(out, stem):
         t = Trainer(GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
                                   n_embd=16)), corpus, TrainConfig(steps=2, batch_size=4, warmup=1, eval_every=2,
-                                                  eval_batches=1), out_dir=out, stem=stem,
-                    progress=False)
+                                                  eval_batches=1), out_dir=out,
+                    checkpointing=Checkpointing(stem=stem), progress=False)
         t.fit()
         t.grow("stack", factor=2, config=TrainConfig(steps=2, batch_size=4, warmup=1, eval_every=2,
                                                      eval_batches=1))
@@ -254,3 +258,27 @@ def test_an_interrupted_mixture_run_resumes_exactly(tmp_path, monkeypatch, capsy
                                     stem="r", progress=False)
     assert "at step 108 (phase 1, step 28 of 80)" in capsys.readouterr().out
     assert numbers(again) == numbers(whole) and again.meta["test_acc"] == whole.meta["test_acc"]
+
+
+def test_a_changed_program_stops_instead_of_continuing_the_old_run(tmp_path):
+    """Killed after grow('stack'), the script now says grow('zero'): the resumed run must not
+    skip the new call and go on as the old one (its record would name the wrong growth)."""
+    corpus = load_text("kjv")
+    cfg = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    tc = TrainConfig(steps=4, batch_size=8, warmup=1, eval_every=2, eval_batches=1)
+
+    def start():
+        return Trainer(seeded(0, lambda: GPT(cfg)), corpus, tc, name="r", out_dir=tmp_path,
+                       progress=False)
+
+    first = start().fit()
+    first.grow("stack", factor=2, config=tc)  # then killed: its resumable state is at phase 1
+    changed = start().fit()
+    with pytest.raises(ProgramChanged, match=r"started by grow\('stack', dim='depth', factor=2.*"
+                                             r"now calls grow\('zero', dim='depth', factor=4.*"
+                                             r"another out_dir \(or stem\) or delete .*r.resume.pt"):
+        changed.grow("zero", factor=4, config=tc)
+    again = start().fit()  # the same program resumes as before
+    again.grow("stack", factor=2, config=tc)
+    again.fit()
+    assert again.resumed_from is not None and again.record.events[0]["op"] == "stack"

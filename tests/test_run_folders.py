@@ -21,7 +21,7 @@ from growkit.__main__ import main
 
 class Counted(study.Trainer):
     def __init__(self, *a, **k):
-        print("TRAIN", k.get("stem"), flush=True)
+        print("TRAIN", k["checkpointing"].stem, flush=True)
         super().__init__(*a, **k)
 
 study.Trainer = Counted

@@ -12,9 +12,8 @@ import torch
 from torch import nn
 
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, train
-from growkit.checkpoint import load_checkpoint
+from growkit.device import Runtime, should_compile
 from growkit.settings import SettingError
-from growkit.train import compile_by_default
 
 
 def config(**kw):
@@ -35,8 +34,8 @@ def numbers(record):
 def test_the_nan_check_interval_changes_no_number(corpus):
     """The train loss of each evaluation is the mean of the same per-step losses in the same
     order, whether they are read every step or every 7 (evaluations every 9)."""
-    every_step = train(tiny(corpus), corpus, config(), progress=False, nan_check_every=1)
-    every_7 = train(tiny(corpus), corpus, config(), progress=False, nan_check_every=7)
+    every_step = train(tiny(corpus), corpus, config(), progress=False, runtime=Runtime(nan_check_every=1))
+    every_7 = train(tiny(corpus), corpus, config(), progress=False, runtime=Runtime(nan_check_every=7))
     assert numbers(every_step) == numbers(every_7)
     assert all(p["compiled"] is False for p in every_7.phases)  # eager on a CPU by default
 
@@ -60,33 +59,29 @@ def test_divergence_is_caught_within_the_interval_and_named(corpus, tmp_path):
     model = PoisonedAt(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1,
                                  n_head=2, n_embd=16))
     trainer = Trainer(model, corpus, config(eval_every=100, steps=40), progress=False,
-                      out_dir=tmp_path, name="p", nan_check_every=5)
+                      out_dir=tmp_path, name="p", runtime=Runtime(nan_check_every=5))
     with pytest.raises(FloatingPointError, match="at step 13 .*lower the learning rate or raise warmup"):
         trainer.fit()
-    assert trainer.step <= 13 + 5  # stopped at the first check after it
-    # The weights of the last check before it (step 10) are kept, finite, and named.
-    kept, payload = load_checkpoint(tmp_path / "p.diverged.pt")
-    assert payload["step"] == 10
-    assert all(torch.isfinite(p).all() for p in kept.parameters())
-    assert (tmp_path / "p.json").exists()
+    assert trainer.ledger.step <= 13 + 5  # stopped at the first check after it
+    assert (tmp_path / "p.json").exists()  # the record so far is kept
 
 
 def test_a_bad_nan_check_interval_is_named(corpus):
     with pytest.raises(SettingError, match="nan_check_every must be a whole number >= 1, got 0"):
-        Trainer(tiny(corpus), corpus, config(), nan_check_every=0)
+        Trainer(tiny(corpus), corpus, config(), runtime=Runtime(nan_check_every=0))
 
 
 def test_compile_default_and_its_override(monkeypatch):
     monkeypatch.delenv("GROWKIT_COMPILE", raising=False)
-    assert compile_by_default(torch.device("cuda")) is True
-    assert compile_by_default(torch.device("cpu")) is False
-    assert compile_by_default(torch.device("cpu"), True) is True
+    assert should_compile(torch.device("cuda")) is True
+    assert should_compile(torch.device("cpu")) is False
+    assert should_compile(torch.device("cpu"), True) is True
     monkeypatch.setenv("GROWKIT_COMPILE", "1")
-    assert compile_by_default(torch.device("cpu")) is True
-    assert compile_by_default(torch.device("cuda"), False) is False
+    assert should_compile(torch.device("cpu")) is True
+    assert should_compile(torch.device("cuda"), False) is False
     monkeypatch.setenv("GROWKIT_COMPILE", "maybe")
     with pytest.raises(SettingError, match="GROWKIT_COMPILE must be 1 or 0, got 'maybe'"):
-        compile_by_default(torch.device("cpu"))
+        should_compile(torch.device("cpu"))
 
 
 class NoCompiler(nn.Module):
@@ -102,12 +97,12 @@ class NoCompiler(nn.Module):
 
 def test_a_failing_compiler_falls_back_to_eager(corpus, monkeypatch, capsys):
     monkeypatch.setattr(torch, "compile", lambda module, **kw: NoCompiler(module))
-    fallback = train(tiny(corpus), corpus, config(), progress=False, compile=True)
+    fallback = train(tiny(corpus), corpus, config(), progress=False, runtime=Runtime(compile=True))
     note = capsys.readouterr().out
     assert "torch.compile failed here" in note and "training eagerly" in note
     assert len(note.strip().splitlines()) == 1
     assert fallback.phases[0]["compiled"] is False
-    eager = train(tiny(corpus), corpus, config(), progress=False, compile=False)
+    eager = train(tiny(corpus), corpus, config(), progress=False, runtime=Runtime(compile=False))
     assert numbers(fallback) == numbers(eager)
 
 
@@ -116,7 +111,7 @@ def test_a_torch_that_refuses_to_compile_trains_eagerly(corpus, monkeypatch, cap
         raise RuntimeError("torch.compile is not supported on this Python")
 
     monkeypatch.setattr(torch, "compile", refuse)
-    record = train(tiny(corpus), corpus, config(steps=4), progress=False, compile=True)
+    record = train(tiny(corpus), corpus, config(steps=4), progress=False, runtime=Runtime(compile=True))
     assert "torch.compile failed here (RuntimeError" in capsys.readouterr().out
     assert record.phases[0]["compiled"] is False
 
@@ -125,7 +120,7 @@ def test_a_torch_that_refuses_to_compile_trains_eagerly(corpus, monkeypatch, cap
                     reason="a real torch.compile takes 15-30 s here: GROWKIT_TEST_COMPILE=1")
 def test_compiled_training_matches_eager_and_recompiles_after_growth(corpus):
     def run(compile):
-        trainer = Trainer(tiny(corpus), corpus, config(), progress=False, compile=compile)
+        trainer = Trainer(tiny(corpus), corpus, config(), progress=False, runtime=Runtime(compile=compile))
         trainer.fit()
         trainer.grow("stack", factor=2, config=config(steps=12))
         trainer.fit()

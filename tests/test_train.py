@@ -5,6 +5,9 @@ import torch
 
 from growkit import GPT, GPTConfig, Record, TrainConfig, Trainer, train
 from growkit.checkpoint import load_checkpoint
+from growkit.resume import Checkpointing
+from growkit.settings import SettingError
+from growkit.train import seeded
 
 
 def small_config(**kw):
@@ -37,7 +40,7 @@ def test_schedule_warms_up_then_decays_to_the_floor():
 def test_growth_mid_run_continues_one_ledger(tiny_gpt, corpus):
     trainer = Trainer(tiny_gpt, corpus, small_config(steps=20), progress=False)
     trainer.fit()
-    flops_before = trainer.flops
+    flops_before = trainer.ledger.flops
     big = trainer.grow("stack", factor=2, config=small_config(steps=10, warmup=2))
     trainer.fit()
     rec = trainer.record
@@ -79,32 +82,43 @@ def test_divergence_keeps_finite_weights_only(corpus, tmp_path):
                           n_embd=16))
     with torch.no_grad():  # finite weights whose logits overflow: the loss is not finite
         model.lm_head.weight.fill_(3e38)
-    with pytest.raises(FloatingPointError, match="diverged.pt"):
-        train(model, corpus, small_config(steps=3), out_dir=tmp_path, name="d", progress=False)
-    kept, _ = load_checkpoint(tmp_path / "d.diverged.pt")
+    trainer = Trainer(model, corpus, small_config(steps=3), out_dir=tmp_path, name="d",
+                      progress=False)
+    trainer.save_resumable()  # finite weights: written, and named in the message below
+    with pytest.raises(FloatingPointError, match="the last finite checkpoints: d.resume.pt"):
+        trainer.fit()
+    kept, _ = load_checkpoint(tmp_path / "d.resume.pt")
     assert all(torch.isfinite(p).all() for p in kept.parameters())
 
 
 def test_a_failed_growth_leaves_the_trainer_as_it_was(tiny_gpt, corpus):
     trainer = Trainer(tiny_gpt, corpus, small_config(steps=4, eval_every=2), progress=False)
     trainer.fit()
-    state = (trainer.model, trainer.optimizer, trainer.config, trainer.tokens, trainer.flops,
-             trainer.phase_step, len(trainer.record.phases), len(trainer.record.events))
+    state = (trainer.model, trainer.optimizer, trainer.config, trainer.ledger.tokens, trainer.ledger.flops,
+             trainer.ledger.phase_step, len(trainer.record.phases), len(trainer.record.events))
     with pytest.raises(ValueError):  # G_learn with a bad option fails inside the operator
         trainer.grow("learn", factor=2, steps=-1, config=small_config(steps=2))
     with pytest.raises(TypeError):
         trainer.grow("stack", factor=True, config=small_config(steps=2))
-    assert state == (trainer.model, trainer.optimizer, trainer.config, trainer.tokens, trainer.flops,
-                     trainer.phase_step, len(trainer.record.phases), len(trainer.record.events))
+    assert state == (trainer.model, trainer.optimizer, trainer.config, trainer.ledger.tokens,
+                     trainer.ledger.flops, trainer.ledger.phase_step, len(trainer.record.phases),
+                     len(trainer.record.events))
     assert trainer.fit().model is tiny_gpt and trainer.record.phases[-1]["model"]["n_layer"] == 2
 
 
 def test_the_record_states_the_seed_of_the_initial_weights(corpus):
+    cfg = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    built = seeded(123, lambda: GPT(cfg))
+    assert Trainer(built, corpus, small_config(steps=1), progress=False).record.meta["init_seed"] == 123
+    # The seed reproduces the weights: the same call builds them again, bit for bit.
+    again = seeded(123, lambda: GPT(cfg))
+    assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), again.state_dict().values()))
+    # Weights built any other way: the record says the seed is unknown, never a wrong one.
     torch.manual_seed(123)
-    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16))
-    assert Trainer(model, corpus, small_config(steps=1), progress=False).record.meta["init_seed"] == 123
-    assert Trainer(model, corpus, small_config(steps=1), progress=False,
-                   init_seed=7).record.meta["init_seed"] == 7
+    outside = Trainer(GPT(cfg), corpus, small_config(steps=1), progress=False).record.meta
+    assert outside["init_seed"] is None and "seed unknown" in outside["init"]
+    with pytest.raises(SettingError, match="seed must be a whole number, got 'abc'"):
+        seeded("abc", lambda: GPT(cfg))
 
 
 def test_same_seed_same_run(corpus):
@@ -123,7 +137,7 @@ def test_learned_growth_mid_run_charges_its_phase_to_the_ledger(tiny_gpt, corpus
     trainer = Trainer(tiny_gpt, corpus, small_config(steps=10), out_dir=tmp_path, name="l",
                       progress=False)
     trainer.fit()
-    flops_before = trainer.flops
+    flops_before = trainer.ledger.flops
     trainer.grow("learn", factor=2, steps=5, config=small_config(steps=2))
     ev = trainer.record.events[0]
     assert ev["options"]["data"] == "kjv" and ev["info"]["steps"] == 5
@@ -134,7 +148,7 @@ def test_learned_growth_mid_run_charges_its_phase_to_the_ledger(tiny_gpt, corpus
 
 def test_stem_names_the_files_while_the_record_keeps_its_name(tiny_gpt, corpus, tmp_path):
     trainer = Trainer(tiny_gpt, corpus, small_config(steps=2, eval_every=2), name="stack↑×2",
-                      out_dir=tmp_path, stem="3f2a", progress=False)
+                      out_dir=tmp_path, checkpointing=Checkpointing(stem="3f2a"), progress=False)
     trainer.fit()
     # The resumable checkpoint stays until the run is declared finished (train() does).
     assert sorted(p.name for p in tmp_path.iterdir()) == ["3f2a.json", "3f2a.phase0.pt", "3f2a.resume.pt"]

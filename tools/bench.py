@@ -6,9 +6,9 @@ weights on the same batches (growkit.data, the same generator), with AdamW, grad
 clipping at 1.0 and the precision growkit picks (growkit.device.choose):
 
     plain eager        the loop every PyTorch tutorial writes
-    growkit eager      Trainer(compile=False)
+    growkit eager      Trainer(runtime=Runtime(compile=False))
     plain compiled     the plain loop through torch.compile
-    growkit compiled   Trainer(compile=True)
+    growkit compiled   Trainer(runtime=Runtime(compile=True))
 
 They take turns in rounds (A B C D, then D C B A, ...) so that drift of a shared machine
 falls on all of them alike; a rate is the median turn's. Each prints tokens/s, its ratio to plain eager, its achieved
@@ -46,9 +46,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from growkit import GPT, TrainConfig, Trainer, load_text  # noqa: E402
-from growkit.device import choose  # noqa: E402
+from growkit.device import Runtime, choose, policy  # noqa: E402
 from growkit.study import pick_preset, plan, preset  # noqa: E402
-from growkit.train import autocast_for  # noqa: E402
 
 # Published dense (no sparsity) peak tensor-core rates in TFLOP/s, bf16 unless noted; the
 # first name fragment found in torch.cuda.get_device_name() wins (so "H100 PCIe" before
@@ -117,8 +116,8 @@ class PlainLoop:
         self.engine = torch.compile(self.model, dynamic=False) if compile else self.model
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3, betas=(0.9, 0.95),
                                            weight_decay=0.1, fused=device.type == "cuda")
-        self.autocast, needs_scaler = autocast_for(device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=needs_scaler)
+        precision = policy(device, compile=False)
+        self.autocast, self.scaler = precision.autocast, precision.scaler
         self.generator = torch.Generator().manual_seed(0)
 
     def train(self, steps: int) -> None:
@@ -142,8 +141,8 @@ class TrainerLoop:
                  compile: bool) -> None:
         config = TrainConfig(steps=10**8, batch_size=batch_size, lr=1e-3, warmup=1,
                              eval_every=10**8, eval_batches=1)
-        self.trainer = Trainer(model, data, config, device=device, progress=False,
-                               compile=compile)
+        self.trainer = Trainer(model, data, config, progress=False,
+                               runtime=Runtime(device=device, compile=compile))
         self.trainer._log_eval()  # its evaluation at step 0, out of the timing
 
     def train(self, steps: int) -> None:
