@@ -8,7 +8,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig
 from .data import load_text
 from .gpt import GPT, GPTConfig
-from .grow import grow, measure_preservation
+from .grow import grow, llama_pro, measure_preservation, solar, train_only
 from .images import load_images
 from .record import Record
 from .speedup import speedup
@@ -18,5 +18,6 @@ from .train import TrainConfig, Trainer, accuracy, train
 __all__ = [
     "CNN", "CNNConfig", "GPT", "GPTConfig", "Record", "Study", "StudyConfig", "TemplateCNN",
     "TemplateCNNConfig", "TrainConfig", "Trainer", "Variant", "accuracy", "grow", "load_checkpoint",
-    "load_images", "load_text", "measure_preservation", "plots", "save_checkpoint", "speedup", "train",
+    "llama_pro", "load_images", "load_text", "measure_preservation", "plots", "save_checkpoint", "solar",
+    "speedup", "train", "train_only",
 ]

@@ -1,7 +1,9 @@
 """Named text corpora: the same name resolves the same way on every machine.
 
 Corpora are character level; each keeps its vocabulary with the data, so a model trained
-on `kjv` always sees the same character-to-id map. The image data sets are in images.py.
+on `kjv` always sees the same character-to-id map. A released checkpoint reads its own
+tokens instead: `load_text("kjv", tokenizer=tok)` tokenises the same text (and the same
+train/validation split) with a Hugging Face tokenizer. The image data sets are in images.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -68,10 +71,26 @@ class TextCorpus:
         return windows[:, :-1], windows[:, 1:]
 
 
-def corpus_from_text(name: str, text: str) -> TextCorpus:
-    vocab = "".join(sorted(set(text)))
-    ids = TextCorpus(name, vocab, torch.empty(0), torch.empty(0)).encode(text)
-    chunks = ids.split(SPLIT_CHUNK)
+@dataclass
+class TokenizedCorpus(TextCorpus):
+    """A corpus in a Hugging Face tokenizer's tokens (a checkpoint's own) instead of
+    characters. `vocab` is empty: the tokenizer holds the vocabulary."""
+
+    tokenizer: Any = None
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    def encode(self, text: str) -> torch.Tensor:
+        return torch.tensor(self.tokenizer.encode(text, add_special_tokens=False), dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        return self.tokenizer.decode([int(i) for i in ids])
+
+
+def _split(chunks: list[torch.Tensor], text: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val): every VAL_EVERY-th chunk to validation, the rest to training."""
     val = [c for i, c in enumerate(chunks) if i % VAL_EVERY == VAL_EVERY - 1]
     train = [c for i, c in enumerate(chunks) if i % VAL_EVERY != VAL_EVERY - 1]
     if not val:
@@ -79,7 +98,25 @@ def corpus_from_text(name: str, text: str) -> TextCorpus:
             f"text of {len(text)} characters is too short to split: need at least "
             f"{SPLIT_CHUNK * VAL_EVERY} characters."
         )
-    return TextCorpus(name, vocab, torch.cat(train), torch.cat(val))
+    return torch.cat(train), torch.cat(val)
+
+
+def corpus_from_text(name: str, text: str) -> TextCorpus:
+    vocab = "".join(sorted(set(text)))
+    ids = TextCorpus(name, vocab, torch.empty(0), torch.empty(0)).encode(text)
+    return TextCorpus(name, vocab, *_split(list(ids.split(SPLIT_CHUNK)), text))
+
+
+def tokenized_corpus(name: str, text: str, tokenizer: Any) -> TokenizedCorpus:
+    """`text` in `tokenizer`'s ids, split as `corpus_from_text` splits it: the text is cut
+    into the same SPLIT_CHUNK-character chunks before tokenising, so validation holds the
+    same passages whatever the tokenizer. The corpus is named name+tokenizer, so runs on
+    it are never taken for the character corpus's."""
+    chunks = [text[i:i + SPLIT_CHUNK] for i in range(0, len(text), SPLIT_CHUNK)]
+    ids = tokenizer(chunks, add_special_tokens=False)["input_ids"]
+    label = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+    train, val = _split([torch.tensor(c, dtype=torch.long) for c in ids], text)
+    return TokenizedCorpus(f"{name}+{label}", "", train, val, tokenizer)
 
 
 def _kjv_text() -> str:
@@ -133,10 +170,14 @@ TEXT_CORPORA: dict[str, Callable[[], str]] = {"kjv": _kjv_text, "shakespeare": _
 _cache: dict[str, TextCorpus] = {}
 
 
-def load_text(name: str = "kjv") -> TextCorpus:
-    """The named character-level corpus (cached in memory after the first load)."""
+def load_text(name: str = "kjv", tokenizer: Any = None) -> TextCorpus:
+    """The named character-level corpus (cached in memory after the first load), or with
+    `tokenizer` (a Hugging Face tokenizer, e.g. AutoTokenizer.from_pretrained(...)) the
+    same text in its tokens, a TokenizedCorpus (tokenised on every call)."""
     if name not in TEXT_CORPORA:
         raise ValueError(f"unknown text corpus {name!r}; known: {sorted(TEXT_CORPORA)}.")
+    if tokenizer is not None:
+        return tokenized_corpus(name, TEXT_CORPORA[name](), tokenizer)
     if name not in _cache:
         _cache[name] = corpus_from_text(name, TEXT_CORPORA[name]())
     return _cache[name]

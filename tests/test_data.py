@@ -59,3 +59,38 @@ def test_shakespeare_uses_a_verified_local_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(data_mod, "_cache", {})
     c = load_text("shakespeare")
     assert c.decode(c.train[:14]) == "First Citizen:"
+
+
+def word_tokenizer(text: str):
+    """A Hugging Face tokenizer built here (no network): one id per word of `text`."""
+    pytest.importorskip("transformers", reason="tokenised corpora need transformers: pip install 'growkit[hf]'")
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator([text], trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+
+
+def test_a_tokenizer_gives_the_same_text_and_split_in_its_tokens(corpus):
+    from growkit import GPT, GPTConfig
+    from growkit.data import SPLIT_CHUNK, VAL_EVERY, TextCorpus, TokenizedCorpus
+
+    text = data_mod._kjv_text()
+    tokenizer = word_tokenizer(text[:200_000])
+    tokens = load_text("kjv", tokenizer=tokenizer)
+    assert isinstance(tokens, TokenizedCorpus) and isinstance(tokens, TextCorpus)
+    assert tokens.vocab_size == len(tokenizer) and tokens.name.startswith("kjv+")
+    # Validation starts with the same passage as the character corpus's: chunk VAL_EVERY - 1.
+    first_val = text[(VAL_EVERY - 1) * SPLIT_CHUNK:VAL_EVERY * SPLIT_CHUNK]
+    assert corpus.decode(corpus.val[:SPLIT_CHUNK]) == first_val
+    expected = tokens.encode(first_val)
+    assert torch.equal(tokens.val[:len(expected)], expected)
+    assert tokens.decode(tokens.encode("the heaven and the earth")) == "the heaven and the earth"
+    x, y = tokens.batch("train", 2, 8, torch.Generator().manual_seed(0))
+    assert x.shape == (2, 8) and int(x.max()) < tokens.vocab_size
+    GPT(GPTConfig(vocab_size=tokens.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=16))(x, y)
+    too_small = GPT(GPTConfig(vocab_size=2, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(IndexError, match="outside this model's vocabulary"):
+        too_small(x.clamp(min=2))

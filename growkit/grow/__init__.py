@@ -9,6 +9,8 @@ from . import depth as _depth  # noqa: F401  (registers the depth operators)
 from . import learn as _learn  # noqa: F401  (registers the learned operators)
 from . import mixture as _mixture  # noqa: F401  (registers MixtureGrowth for the TemplateCNN)
 from . import width as _width  # noqa: F401  (registers the width operators)
+from .freeze import train_only
+from .named import LLAMA_PRO, SOLAR, llama_pro, solar
 from .registry import (
     Growth,
     Operator,
@@ -20,6 +22,6 @@ from .registry import (
 )
 
 __all__ = [
-    "Growth", "Operator", "claims_preservation", "grow", "grow_with_sources",
-    "measure_preservation", "resolve",
+    "LLAMA_PRO", "SOLAR", "Growth", "Operator", "claims_preservation", "grow", "grow_with_sources",
+    "llama_pro", "measure_preservation", "resolve", "solar", "train_only",
 ]
