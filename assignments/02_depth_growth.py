@@ -46,7 +46,7 @@ x = torch.randint(0, 50, (4, 16))
 # %% [raw]
 # # BEGIN QUESTION
 # name: q1
-# points: 4
+# points: 5
 
 # %% [markdown]
 # ## Q1. G_zero↑
@@ -125,15 +125,22 @@ def test_q1_exact_at_random_sizes(grow_zero):
         factor = rng.randint(2, 4)
         torch.manual_seed(trial)
         small = GPT(cfg)
+        with torch.no_grad():  # a trained model's norm gains are not all 1 any more
+            for name, p in small.named_parameters():
+                if name.endswith("norm.weight"):
+                    p.uniform_(0.5, 1.5)
         big = grow_zero(small, factor)
         assert isinstance(big, GPT) and big.config.n_layer == cfg.n_layer * factor, (
             f"from {cfg.n_layer} blocks by {factor}: expected a GPT with {cfg.n_layer * factor} blocks")
-        x = torch.randint(0, cfg.vocab_size, (2, 8))
-        with torch.no_grad():
-            change = (big(x)[0] - small(x)[0]).abs().max().item()
-        assert change < 1e-5, (f"at n_layer={cfg.n_layer}, n_head={heads}, n_embd={cfg.n_embd}, "
-                               f"tie_weights={cfg.tie_weights}, factor {factor}: the logits change by {change:.3g}. "
-                               "Are the small blocks at positions j * factor, and the head copied?")
+        for shape in ((2, 8), (3, rng.randint(2, 7))):
+            x = torch.randint(0, cfg.vocab_size, shape)
+            with torch.no_grad():
+                change = (big(x)[0] - small(x)[0]).abs().max().item()
+            assert change < 1e-5, (f"at n_layer={cfg.n_layer}, n_head={heads}, n_embd={cfg.n_embd}, "
+                                   f"tie_weights={cfg.tie_weights}, factor {factor}, a trained model (norm gains "
+                                   f"not 1), input of shape {shape}: the logits change by {change:.3g}. Are the "
+                                   "small blocks at positions j * factor, and everything the small model has "
+                                   "copied, its norms and head too?")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -156,6 +163,42 @@ def test_q1_input_untouched(grow_zero):
     shared = [k for k, v in small.state_dict().items() if not torch.equal(v, before[k])]
     assert not shared, (f"changing the grown model changed the small model's {shared[:3]}: they share tensors "
                         "(copy values, e.g. load_state_dict, instead of reusing the small model's modules)")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: true
+""" # END TEST CONFIG
+def test_q1_every_tensor(grow_zero):
+    import torch
+    from growkit import GPT, GPTConfig
+    for tied in (False, True):
+        torch.manual_seed(8)
+        small = GPT(GPTConfig(vocab_size=24, block_size=8, n_layer=2, n_head=2, n_embd=8, tie_weights=tied))
+        with torch.no_grad():
+            for p in small.parameters():
+                p.add_(torch.rand_like(p))  # every tensor off its initial value, the norms too
+        big = grow_zero(small, 3)
+        assert isinstance(big, GPT) and big.config.n_layer == 6, "grow_zero(small, 3) of 2 blocks: a 6-block GPT"
+        theirs, mine = small.state_dict(), big.state_dict()
+        for name, want in theirs.items():
+            where = name if not name.startswith("blocks.") else "blocks.{}.{}".format(
+                int(name.split(".")[1]) * 3, name.split(".", 2)[2])
+            assert torch.equal(mine[where], want), (
+                f"tie_weights={tied}: the grown model's {where} is not the small model's {name}: every tensor of "
+                "the small model is copied, the norm gains and the head too")
+        ptrs = {}
+        for name, p in big.state_dict(keep_vars=True).items():
+            if name != "lm_head.weight" or not tied:
+                other = ptrs.setdefault(p.data_ptr(), name)
+                assert other == name, (f"the grown model's {other} and {name} are one tensor: training would tie "
+                                       "them; every block needs tensors of its own")
+        for k in (1, 2, 4, 5):
+            for name, p in big.blocks[k].named_parameters():
+                zero = name in ("attn.o_proj.weight", "mlp.down_proj.weight")
+                assert zero == bool((p == 0).all()), (
+                    f"new block {k}'s {name} is {'not ' if zero else ''}all zero: zero exactly the weights a new "
+                    "block needs zero to add nothing to the stream, and keep the rest of its fresh initialisation")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -192,7 +235,7 @@ def test_q1_trains(grow_zero):
 # %% [raw]
 # # BEGIN QUESTION
 # name: q2
-# points: 3
+# points: 4
 
 # %% [markdown]
 # ## Q2. G_stack
@@ -251,7 +294,7 @@ def test_q2_matches_reference(grow_stack):
     import random
 
     import torch
-    from growkit import GPT, GPTConfig, grow
+    from growkit import GPT, GPTConfig
     rng = random.Random(5)
     for trial in range(5):
         heads = rng.randint(1, 3)
@@ -260,16 +303,21 @@ def test_q2_matches_reference(grow_stack):
         factor = rng.randint(2, 4)
         torch.manual_seed(trial)
         small = GPT(cfg)
+        with torch.no_grad():  # a trained model: every tensor off its initial value, the norm gains too
+            for p in small.parameters():
+                p.add_(torch.rand_like(p))
         big = grow_stack(small, factor)
-        want = grow(small, "stack", dim="depth", factor=factor)
-        assert isinstance(big, GPT) and big.config.n_layer == want.config.n_layer, (
-            f"{cfg.n_layer} blocks grown by {factor}: expected a GPT of {want.config.n_layer} blocks")
-        x = torch.randint(0, cfg.vocab_size, (2, 8))
-        with torch.no_grad():
-            gap = (big(x)[0] - want(x)[0]).abs().max().item()
-        assert gap < 1e-5, (f"at n_layer={cfg.n_layer}, factor {factor}, tie_weights={cfg.tie_weights}: your grown "
-                            f"model's logits differ from G_stack's by {gap:.3g}. Is block i a copy of small block "
-                            "i % n_layer (not i // factor)?")
+        n = cfg.n_layer * factor
+        assert isinstance(big, GPT) and big.config.n_layer == n, (
+            f"{cfg.n_layer} blocks grown by {factor}: expected a GPT of {n} blocks")
+        theirs, mine = small.state_dict(), big.state_dict()
+        for name, got in mine.items():
+            parts = name.split(".", 2)
+            source = f"blocks.{int(parts[1]) % cfg.n_layer}.{parts[2]}" if parts[0] == "blocks" else name
+            assert got.shape == theirs[source].shape and torch.equal(got, theirs[source]), (
+                f"at n_layer={cfg.n_layer}, factor {factor}, tie_weights={cfg.tie_weights}: the grown model's {name} "
+                f"is not a copy of the small model's {source}. Is block i a copy of small block i % n_layer (not "
+                "i // factor), with every tensor copied, its norms too, and the final norm and head?")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -291,6 +339,36 @@ def test_q2_input_untouched(grow_stack):
     assert not shared, (f"changing the grown model changed the small model's {shared[:3]}: the copies share "
                         "tensors with the small model (putting small.blocks[j] itself into the grown model "
                         "does that); copy values instead")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: true
+""" # END TEST CONFIG
+def test_q2_repeats_train_apart(grow_stack):
+    import torch
+    from growkit import GPT, GPTConfig
+    torch.manual_seed(9)
+    small = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=2, n_head=2, n_embd=8))
+    big = grow_stack(small, 2)
+    assert isinstance(big, GPT) and big.config.n_layer == 4, "grow_stack(small, 2) must return a 4-block GPT"
+    ptrs = {}
+    for name, p in big.state_dict(keep_vars=True).items():
+        if name == "lm_head.weight" and big.config.tie_weights:
+            continue  # a tied head is the embedding, by design
+        other = ptrs.setdefault(p.data_ptr(), name)
+        assert other == name, (f"the grown model's {other} and {name} are one tensor: training would keep the "
+                               "repeats tied forever; every block needs its own copy")
+    opt = torch.optim.SGD(big.parameters(), lr=0.1)
+    x = torch.randint(0, 20, (4, 8), generator=torch.Generator().manual_seed(1))
+    _, loss = big(x, x)
+    loss.backward()
+    stuck = [n for n, p in big.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not stuck, f"no gradient reaches the grown model's {stuck[:3]}: every copied tensor should train"
+    opt.step()
+    assert not torch.equal(big.blocks[0].attn.q_proj.weight, big.blocks[2].attn.q_proj.weight), (
+        "after a training step blocks 0 and 2 (two copies of small block 0) are still equal: the copies are "
+        "tied; each must train on its own")
 
 # %% [raw]
 # # END TESTS

@@ -48,7 +48,7 @@ x = torch.randint(0, 50, (4, 16))
 # %% [raw]
 # # BEGIN QUESTION
 # name: q1
-# points: 4
+# points: 5
 
 # %% [markdown]
 # ## Q1. Net2Wider for an untied GPT
@@ -144,18 +144,24 @@ def test_q1_exact_at_random_sizes(grow_wider):
         factor = rng.randint(2, 3)
         torch.manual_seed(trial)
         small = GPT(cfg)
+        with torch.no_grad():  # a trained model's norm gains are not all 1 any more
+            for name, p in small.named_parameters():
+                if name.endswith("norm.weight"):
+                    p.uniform_(0.5, 1.5)
         big = grow_wider(small, factor)
         want = (heads * factor, cfg.n_embd * factor, cfg.mlp_hidden * factor)
         got = (big.config.n_head, big.config.n_embd, big.config.mlp_hidden) if isinstance(big, GPT) else big
         assert got == want, f"{cfg} widened by {factor}: n_head, n_embd, mlp_hidden should be {want}, got {got}"
-        x = torch.randint(0, cfg.vocab_size, (2, 8))
-        with torch.no_grad():
-            ref = small(x)[0]
-            change = (big(x)[0] - ref).abs().max().item()
-        assert change <= 1e-5 * (1 + ref.abs().max().item()), (
-            f"at n_head={heads}, head size {cfg.head_dim}, mlp_hidden={cfg.mlp_hidden}, factor {factor}: the "
-            f"logits change by {change:.3g}. Tile whole blocks of units (repeat, not repeat_interleave: a head's "
-            "rows must stay together for its rotary pairs) and divide every weight that reads them")
+        for shape in ((2, 8), (3, rng.randint(2, 7))):
+            x = torch.randint(0, cfg.vocab_size, shape)
+            with torch.no_grad():
+                ref = small(x)[0]
+                change = (big(x)[0] - ref).abs().max().item()
+            assert change <= 1e-5 * (1 + ref.abs().max().item()), (
+                f"at n_head={heads}, head size {cfg.head_dim}, mlp_hidden={cfg.mlp_hidden}, factor {factor}, a "
+                f"trained model (norm gains not 1), input of shape {shape}: the logits change by {change:.3g}. Tile "
+                "whole blocks of units (a head's rows must stay together for its rotary pairs), every tensor the "
+                "small model has (its norm gains too), and divide every weight that reads tiled units")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -175,6 +181,45 @@ def test_q1_input_untouched(grow_wider):
             p.add_(1.0)
     changed = [k for k, v in small.state_dict().items() if not torch.equal(v, before[k])]
     assert not changed, f"grow_wider changed the small model's {changed[:3]}: build the wide weights as new tensors"
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: true
+""" # END TEST CONFIG
+def test_q1_every_tensor(grow_wider):
+    import torch
+    from growkit import GPT, GPTConfig
+    torch.manual_seed(12)
+    small = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=2, n_head=2, n_embd=8, mlp_hidden=10))
+    with torch.no_grad():
+        for p in small.parameters():
+            p.add_(torch.rand_like(p))  # every tensor off its initial value, the norm gains too
+    big = grow_wider(small, 2)
+    assert isinstance(big, GPT) and big.config.n_embd == 16, "grow_wider(small, 2) must return a GPT twice as wide"
+    mine = big.state_dict()
+    for name, w in small.state_dict().items():
+        if name == "tok_emb.weight":
+            want, what = w.repeat(1, 2), "the embedding, its columns tiled"
+        elif name == "lm_head.weight":
+            want, what = w.repeat(1, 2) / 2, "the head, reading the tiled stream"
+        elif w.ndim == 1:
+            want, what = w.repeat(2), "a norm gain over the tiled stream"
+        else:
+            want, what = w.repeat(2, 2) / 2, "a weight whose both axes are tiled"
+        got = mine.get(name)
+        assert got is not None and got.shape == want.shape and torch.allclose(got, want, atol=1e-6), (
+            f"the wide model's {name} ({what}) is not what Net2Wider makes of the small model's: check its tiling, "
+            "and which of its axes reads tiled units")
+    ptrs = {}
+    for name, p in big.state_dict(keep_vars=True).items():
+        other = ptrs.setdefault(p.data_ptr(), name)
+        assert other == name, f"the wide model's {other} and {name} are one tensor: each needs its own"
+    x = torch.randint(0, 20, (3, 8), generator=torch.Generator().manual_seed(2))
+    _, loss = big(x, x)
+    loss.backward()
+    stuck = [n for n, p in big.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not stuck, f"no gradient reaches the wide model's {stuck[:3]}: every tensor should train"
 
 # %% [raw]
 # # END TESTS
@@ -215,8 +260,8 @@ def test_q2_tied(grow_wider):
         change = (big(x)[0] - ref).abs().max().item()
     assert change < 1e-5, (f"with a tied head the logits change by {change:.3g} (the logits themselves are about "
                            f"{ref.abs().max().item():.2g}): the one matrix is both the embedding and the head. "
-                           "Scale the stream by 1/factor (embedding and residual outputs) and norm_eps by "
-                           "1/factor**2")
+                           "What scale of the wide stream lets one matrix serve both, which weights must carry that "
+                           "scale, and is every part of RMSNorm indifferent to it?")
 
 # %%
 """ # BEGIN TEST CONFIG
@@ -237,6 +282,10 @@ def test_q2_tied_random_sizes(grow_wider):
         factor = rng.randint(2, 3)
         torch.manual_seed(trial)
         small = GPT(cfg)
+        with torch.no_grad():  # a trained model's norm gains are not all 1 any more
+            for name, p in small.named_parameters():
+                if name.endswith("norm.weight"):
+                    p.uniform_(0.5, 1.5)
         big = grow_wider(small, factor)
         assert isinstance(big, GPT) and big.config.n_embd == cfg.n_embd * factor, (
             f"{cfg} widened by {factor}: expected a GPT with n_embd {cfg.n_embd * factor}")
@@ -246,7 +295,8 @@ def test_q2_tied_random_sizes(grow_wider):
             change = (big(x)[0] - ref).abs().max().item()
         assert change <= 1e-5 * (1 + ref.abs().max().item()), (
             f"tied head, n_head={heads}, norm_eps={cfg.norm_eps}, factor {factor}: the logits change by "
-            f"{change:.3g}. With the stream scaled by 1/factor, RMSNorm is exact only if its eps is scaled too")
+            f"{change:.3g} (norm gains not 1). Does every part of RMSNorm, and every norm gain, follow the wide "
+            "stream's scale?")
 
 # %% [raw]
 # # END TESTS

@@ -63,7 +63,7 @@ def train_config(steps):
 # %% [raw]
 # # BEGIN QUESTION
 # name: q1
-# points: 3
+# points: 4
 
 # %% [markdown]
 # ## Q1. Three runs, one budget
@@ -181,6 +181,37 @@ def test_q1_small_alone_ledger(small_alone, grown, BUDGET, BLOCK, BATCH):
     assert BUDGET - step < spent <= BUDGET, (
         f"the small model alone spent {spent:.4g} FLOPs ({spent / BUDGET:.1%} of the budget): it gets the whole "
         "budget, like the other two runs, or the comparison is not fair")
+
+# %%
+""" # BEGIN TEST CONFIG
+points: 1
+hidden: true
+""" # END TEST CONFIG
+def test_q1_one_recipe(scratch, grown, small_alone, BLOCK, BATCH):
+    # Read from the records alone: nothing is retrained here.
+    from growkit import GPT, GPTConfig
+    runs = [r for r in (scratch, grown, small_alone) if r is not None and getattr(r, "phases", None)]
+    assert len(runs) == 3, "train the three runs first (scratch, grown, small_alone)"
+    ignore = {"steps", "schedule_offset", "schedule_steps"}
+    recipe = {k: v for k, v in scratch.phases[0]["train"].items() if k not in ignore}
+    for run in runs:
+        for phase in run.phases:
+            differs = sorted(k for k, v in phase["train"].items() if k not in ignore and recipe.get(k) != v)
+            assert not differs, (
+                f"{run.name}'s phase {phase['phase']} trains with other settings than scratch ({differs}): every "
+                "phase of every run uses train_config(steps), only the number of steps differs")
+    small = GPTConfig(**grown.phases[0]["model"])
+    small_steps = grown.phases[0]["train"]["steps"]
+    spent = grown.events[0]["flops"] if grown.events else 0.0
+    want = small_steps * GPT(small).flops_per_token(BLOCK) * BATCH * BLOCK
+    assert small_steps > 0 and abs(spent / want - 1) < 1e-6, (
+        f"the grown run's ledger says its small phase spent {spent:.4g} FLOPs before growing: the small model's "
+        "training must happen in that run (the Trainer that grows it), so that the ledger counts all of it")
+    first, alone = grown.history[0], small_alone.history[0]
+    assert first["flops"] == 0 and abs(first["val_loss"] - alone["val_loss"]) < 1e-4, (
+        f"the grown run starts at validation loss {first['val_loss']:.4f} and {first['flops']:.4g} FLOPs, the small "
+        f"model alone at {alone['val_loss']:.4f}: the same small model from the same seed starts alike, unless it "
+        "was trained before the grown run's ledger began (its FLOPs would then be missing from the budget)")
 
 # %% [raw]
 # # END TESTS

@@ -33,6 +33,8 @@ Questions graded by hand (the written answers) are listed as such and are not in
 from __future__ import annotations
 
 import argparse
+import collections
+import concurrent.futures
 import contextlib
 import csv
 import io
@@ -40,9 +42,10 @@ import json
 import os
 import shutil
 import sys
+import re
 import tempfile
+import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +58,8 @@ SETUP_MARK = "# Colab: install growkit"
 OTTER_PIP = "%pip install -q otter-grader"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from colab import BADGE_SVG, Release  # noqa: E402  (tools/ is not a package)
+import grading_sandbox as sandbox  # noqa: E402  (tools/ is not a package)
+from colab import BADGE_SVG, Release  # noqa: E402
 
 
 def masters(names: list[str] | None = None) -> list[Path]:
@@ -165,6 +169,7 @@ class Grade:
     manual: list[str] = field(default_factory=list)  # questions graded by hand
     error: str | None = None
     seconds: float = 0.0
+    outcome: sandbox.Outcome | None = None
 
     @property
     def total(self) -> tuple[float, float]:
@@ -172,12 +177,33 @@ class Grade:
 
     def lines(self) -> list[str]:
         tag = f"{self.submission} ({self.assignment})"  # the path as given: student folders tell them apart
+        out = [f"{tag}  sandbox refused: {v}" for v in (self.outcome.violations if self.outcome else [])]
         if self.error:
-            return [f"{tag}: not graded: {self.error}"]
-        out = [f"{tag}  {q}  score: {s:g} / {p:g}" for q, (s, p) in self.scores.items()]
+            return [*out, f"{tag}: not graded: {self.error}"]
+        out += [f"{tag}  {q}  score: {s:g} / {p:g}" for q, (s, p) in self.scores.items()]
         out += [f"{tag}  {q}  graded by hand" for q in self.manual]
         score, possible = self.total
         return out + [f"{tag}  total  score: {score:g} / {possible:g}  ({self.seconds:.1f} s to grade)"]
+
+    def feedback(self) -> str:
+        """What to return to the student: every question's score and every failed test's message
+        (hidden tests' messages name the bug, not the answer; their code is not shown)."""
+        out = [f"{self.assignment}: {self.submission.name}"]
+        if self.error:
+            out.append(f"not graded: {self.error}")
+        o = self.outcome
+        for q, (score, possible) in self.scores.items():
+            out.append(f"\n{q}: {score:g} / {possible:g}")
+            for t in (o.tests if o else []):
+                if t.question == q and not t.passed:
+                    out.append(f"  - {'hidden' if t.hidden else 'public'} test {t.test}: {t.message}")
+        out += [f"\n{q}: graded by hand" for q in self.manual]
+        if o and o.cell_errors:
+            out += ["\nerrors while your notebook ran:", *(f"  - {e}" for e in o.cell_errors)]
+        if o and o.violations:
+            out += ["\nthe grading sandbox refused:", *(f"  - {v}" for v in o.violations)]
+        score, possible = self.total
+        return "\n".join([*out, f"\ntotal: {score:g} / {possible:g}", ""])
 
 
 def assignment_of(notebook: Path) -> str:
@@ -216,50 +242,56 @@ def public_autograder(tests: Path, folder: Path) -> Path:
     return zip_path
 
 
-def grade(submission: Path, built: Path = DIST, public: bool = False) -> Grade:
-    """Grade one notebook with Otter (a fresh kernel runs it, then all tests run): with the
-    assignment's autograder from `build`, or with `public` the public tests beside the notebook."""
-    from otter.api import grade_submission
+def hidden_paths(built: Path, paths: list[Path]) -> list[Path]:
+    """What a submission's code must not see: the masters, the autograders, the repository's tests,
+    and the folders the submissions were collected in (the other students' work)."""
+    folders = [MASTERS, ROOT / "tests", ROOT / ".git", built, *(p if p.is_dir() else p.parent for p in paths)]
+    return [p.resolve() for p in folders if p.exists()]
 
+
+def grade(submission: Path, built: Path = DIST, public: bool = False, hide: list[Path] | None = None,
+          limits: sandbox.Limits | None = None) -> Grade:
+    """Grade one notebook in the sandbox (tools/grading_sandbox.py): its code cells run in a
+    throwaway folder, then the assignment's tests (public and hidden, from `build`; with `public`
+    the public tests beside the notebook) are fed in."""
     start = time.perf_counter()
     try:
         name = assignment_of(submission)
-    except (ValueError, OSError, nbformat.reader.NotJSONError) as e:
+    except (ValueError, OSError, UnicodeDecodeError, KeyError, AttributeError, TypeError,
+            nbformat.reader.NotJSONError) as e:
         return Grade(submission, "?", error=f"cannot read {submission}: {e}")
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # Otter 7 calls DataFrame.drop(inplace=True), which pandas deprecates: not ours to fix.
-        warnings.filterwarnings("ignore", "The inplace keyword in DataFrame.drop")
-        if public:
-            try:
-                zip_path = public_autograder(submission.parent / "tests", Path(tmp))
-            except FileNotFoundError as e:
-                return Grade(submission, name, error=str(e))
-        else:
-            zip_path = built / name / "autograder" / f"{name}-autograder.zip"
-            if not zip_path.exists():
-                return Grade(submission, name, error=f"no autograder at {zip_path}: run `make assignments` "
-                                                     "first (or grade with --public against the public tests)")
-        path = os.environ.get("PATH", "")
-        try:
-            results = grade_submission(str(submission), str(zip_path), quiet=True)
-        finally:  # Otter prepends its Docker image's conda to PATH, for good: not in this process
-            os.environ["PATH"] = path
+    if name not in {m.stem for m in masters()}:
+        return Grade(submission, name, error=f"its metadata names an assignment {name!r} this course does not have")
+    tests_dir = submission.parent / "tests" if public else built / name / "autograder" / "tests"
+    tests = {p.name: p.read_text() for p in sorted(tests_dir.glob("q*.py"))}
+    if not tests:
+        return Grade(submission, name, error=f"no tests in {tests_dir}: " + (
+            "grade the notebook in its student folder" if public else "run `make assignments` first "
+            "(or grade with --public against the public tests)"))
+    outcome = sandbox.grade_notebook(submission, tests, name, hide if hide is not None else
+                                     hidden_paths(built, [submission]), limits)
     label = f"{name}, public tests only" if public else name
-    result = Grade(submission, label, manual=manual_questions(MASTERS / f"{name}.ipynb"))
-    if results.catastrophic_error:
-        result.error = f"Otter could not grade it: {results.catastrophic_error}"
-    for q in sorted(results.test_files):
-        tf = results.get_result(q)
-        result.scores[q] = (float(tf.score), float(tf.possible))
+    result = Grade(submission, label, manual=manual_questions(MASTERS / f"{name}.ipynb"), outcome=outcome)
+    result.error = outcome.error
+    result.scores = outcome.scores() if not outcome.error else {
+        p.stem: (0.0, float(points_of(p.read_text()))) for p in sorted(tests_dir.glob("q*.py"))}
     result.seconds = time.perf_counter() - start
     return result
 
 
+def points_of(test_source: str) -> float:
+    found = re.search(r"(?m)^points = ([\d.]+)", test_source)
+    return float(found.group(1)) if found else 0.0
+
+
 def submissions(paths: list[Path]) -> list[Path]:
+    """Every file under the folders given (not only notebooks: a stray file is reported, not skipped
+    in silence), and the files given."""
     out = []
     for p in paths:
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+            out += sorted(q for q in p.rglob("*") if q.is_file() and ".ipynb_checkpoints" not in q.parts
+                          and not q.name.startswith(".") and "tests" not in q.relative_to(p).parts)
         elif p.exists():
             out.append(p)
         else:
@@ -267,16 +299,115 @@ def submissions(paths: list[Path]) -> list[Path]:
     return out
 
 
-def write_csv(grades: list[Grade], path: Path) -> None:
-    questions = sorted({q for g in grades for q in g.scores})
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["submission", "assignment", *questions, "total", "possible", "error"])
-        for g in grades:
-            score, possible = g.total
-            w.writerow([str(g.submission), g.assignment,
-                        *[f"{g.scores[q][0]:g}" if q in g.scores else "" for q in questions],
-                        f"{score:g}", f"{possible:g}", g.error or ""])
+CSV_FIELDS = ["graded_at", "submission", "assignment", "question", "score", "possible", "error"]
+
+
+class Ledger:
+    """Grades as they come in: one CSV row per question (and one per submission, question
+    'total'), appended and flushed as each submission finishes, so a crash or a second batch never
+    loses a grade; each submission's feedback in its own file beside the CSV."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        if not new:
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), [])
+            if header != CSV_FIELDS:  # another tool's file: never appended to, never overwritten
+                self.path = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+                new = True
+        self.file = open(self.path, "a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(CSV_FIELDS)
+        self.feedback = self.path.with_name(self.path.stem + "-feedback")
+        self.lock = threading.Lock()
+
+    def add(self, grade: Grade) -> Path:
+        when = time.strftime("%Y-%m-%d %H:%M:%S")
+        with self.lock:
+            for q, (score, possible) in grade.scores.items():
+                self.writer.writerow([when, grade.submission, grade.assignment, q, f"{score:g}", f"{possible:g}", ""])
+            score, possible = grade.total
+            self.writer.writerow([when, grade.submission, grade.assignment, "total", f"{score:g}", f"{possible:g}",
+                                  grade.error or ""])
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.feedback.mkdir(exist_ok=True)
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(grade.submission).lstrip("./"))
+            path = self.feedback / f"{stem}.txt"
+            path.write_text(grade.feedback())
+            return path
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def summary(grades: list[Grade]) -> str:
+    """Per assignment and question: the mean score and the most common failure messages."""
+    lines = []
+    for name in sorted({g.assignment for g in grades}):
+        mine = [g for g in grades if g.assignment == name]
+        lines.append(f"{name}: {len(mine)} submission(s)")
+        for q in sorted({q for g in mine for q in g.scores}):
+            got = [g.scores[q] for g in mine if q in g.scores]
+            mean = sum(s for s, _ in got) / len(got)
+            lines.append(f"  {q}: mean {mean:.2f} / {got[0][1]:g}")
+            failures = collections.Counter(t.message.split("\n")[0][:160] for g in mine if g.outcome
+                                           for t in g.outcome.tests if t.question == q and not t.passed)
+            for message, count in failures.most_common(3):
+                lines.append(f"    {count} x {message}")
+    broken = [g for g in grades if g.error]
+    if broken:
+        lines.append(f"not graded or stopped: {len(broken)} (see the lines above and their feedback files)")
+    return "\n".join(lines)
+
+
+def progress(done: int, total: int, start: float) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    elapsed = time.perf_counter() - start
+    left = elapsed / done * (total - done) if done else 0.0
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {elapsed:.0f} s, "
+                     f"about {left:.0f} s left ")
+    sys.stderr.flush()
+    if done == total:
+        sys.stderr.write("\n")
+
+
+def grade_all(paths: list[Path], built: Path, public: bool, csv_path: Path | None, workers: int,
+              limits: sandbox.Limits | None = None) -> list[Grade]:
+    """Every submission, `workers` at a time (each in its own sandboxed process), each line printed
+    and each grade written as it finishes."""
+    files = submissions(paths)
+    hide = hidden_paths(built, paths)
+    ledger = Ledger(csv_path) if csv_path else None
+    grades: list[Grade] = []
+    start = time.perf_counter()
+    print(f"grading {len(files)} file(s), {workers} at a time; sandbox: {sandbox.SANDBOX}", flush=True)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [pool.submit(grade, f, built, public, hide, limits) for f in files]
+            progress(0, len(files), start)
+            for future in concurrent.futures.as_completed(futures):
+                g = future.result()
+                grades.append(g)
+                if ledger:
+                    ledger.add(g)
+                sys.stderr.write("\r" + " " * 70 + "\r")
+                print("\n".join(g.lines()), flush=True)
+                progress(len(grades), len(files), start)
+    finally:
+        if ledger:
+            ledger.close()
+    order = {f: i for i, f in enumerate(files)}
+    grades.sort(key=lambda g: order[g.submission])
+    if grades:
+        print("\n" + summary(grades))
+    if ledger:
+        print(f"\nappended {len(grades)} submission(s) to {ledger.path}; feedback to return in {ledger.feedback}/")
+    return grades
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,20 +421,15 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("grade", help="grade submitted notebooks with Otter (no Docker)")
     g.add_argument("paths", nargs="+", type=Path, help="submitted .ipynb files, or folders of them")
     g.add_argument("--built", type=Path, default=DIST, help="where `build` wrote the autograders")
-    g.add_argument("--csv", type=Path, help="also write one row per submission to this CSV file")
+    g.add_argument("--csv", type=Path, help="append every grade to this CSV file (feedback files beside it)")
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     g.add_argument("--public", action="store_true",
                    help="grade with the public tests beside each notebook (a student's own check), not the autograder")
     args = parser.parse_args(argv)
     if args.command == "build":
         build(args.out, args.names, args.handout)
         return 0
-    grades = []
-    for path in submissions(args.paths):
-        grades.append(grade(path, args.built, args.public))
-        print("\n".join(grades[-1].lines()), flush=True)
-    if args.csv:
-        write_csv(grades, args.csv)
-        print(f"wrote {args.csv} ({len(grades)} submissions)")
+    grades = grade_all(args.paths, args.built, args.public, args.csv, args.workers)
     return 1 if any(g.error for g in grades) else 0
 
 
