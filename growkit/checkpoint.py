@@ -7,6 +7,7 @@ Saved without `torch.compile`'s `_orig_mod.` prefixes and loaded with
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import pickle
 import shutil
@@ -62,8 +63,30 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> 
     return Path(path)
 
 
+def checksum(value: Any, digest: Any = None) -> str:
+    """SHA-256 of everything a payload holds, tensors by their bytes: torch.load does not
+    notice a flipped byte in a tensor (it loads another number, silently)."""
+    digest = hashlib.sha256() if digest is None else digest
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        for k in sorted(value, key=str):
+            digest.update(repr(k).encode())
+            checksum(value[k], digest)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            checksum(v, digest)
+    else:
+        digest.update(repr(value).encode())
+    return digest.hexdigest()
+
+
 def write_payload(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """torch.save, atomically; a full disk is named as such (torch says 'unexpected pos')."""
+    """torch.save, atomically, with a checksum of its contents; a full disk is named as such
+    (torch says 'unexpected pos')."""
+    payload = {**payload, "checksum": checksum(payload)}
     try:
         with atomic_open(path) as f:
             torch.save(payload, f)
@@ -90,6 +113,10 @@ def read_payload(path: str | os.PathLike, map_location: str | torch.device = "cp
                                     f"{first})") from None
     if not isinstance(payload, dict) or "kind" not in payload:
         raise CheckpointError(path, "it is a torch file but not a growkit checkpoint")
+    saved = payload.pop("checksum", None)  # (none in files of growkit before it)
+    if saved is not None and saved != checksum(payload):
+        raise CheckpointError(path, "its contents do not match their checksum (the file was "
+                                    "damaged on the disk or in a copy)")
     if payload["kind"] not in MODEL_KINDS:
         raise CheckpointError(path, f"unknown model kind {payload['kind']!r}; known {sorted(MODEL_KINDS)}")
     return payload

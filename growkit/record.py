@@ -118,13 +118,15 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     mid-write leaves the old file. The temp file beside it has a name of its own (pid and
     random suffix), so two writers of one path never write into each other's temp file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder_for(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "xb") as f:
             yield f
             f.flush()
+            os.fsync(f.fileno())  # on the disk before the rename: a power cut leaves old or new
         os.replace(tmp, path)
+        sync_folder(path.parent)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(e.errno, f"{path}: the disk is full ({e.strerror}): free disk space and "
@@ -132,6 +134,31 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         raise
     finally:
         tmp.unlink(missing_ok=True)  # only still there when the write failed
+
+
+def folder_for(path: Path) -> None:
+    """Create `path`'s folder, or say in one sentence why it cannot be (Python's own error
+    for a parent that is a file names neither the file nor a fix)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [path.parent, *path.parent.parents] if p.is_file()), path.parent)
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot write {path}: {blocker} is a file, not a "
+                                 "folder: choose another path (or move that file away)") from None
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename in it survives a power cut (where the OS allows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows: folders cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders; the rename itself is still atomic
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

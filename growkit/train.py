@@ -34,7 +34,6 @@ import copy
 import dataclasses
 import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -52,6 +51,7 @@ from .device import Runtime, policy
 from .distributed import unwrap
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .images import ImageDataset
+from .progress import interactive, progress_bar  # noqa: F401 (interactive: the studies')
 from .record import Record, json_safe
 from .resume import Checkpointing, Replay, resume_from, save_state
 from .settings import SettingError, at_least, check_types, positive, within
@@ -151,29 +151,6 @@ def training_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **forward
             loss.backward()
         _flops_cache[key] = float(counter.get_total_flops())
     return _flops_cache[key]
-
-
-def interactive() -> bool:
-    """True in a terminal or a Jupyter kernel, where a live progress bar helps."""
-    if sys.stderr.isatty():
-        return True
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and "IPKernelApp" in shell.config
-
-
-def progress_bar(total: int, desc: str, enabled: bool | None):
-    """One updating text line, refreshed at most once a second, in a terminal and in Jupyter
-    alike (a text bar, not tqdm's widget: a saved notebook then keeps plain text where the
-    bar was, never "Error displaying widget"). Off in logs and CI unless asked for."""
-    from tqdm import tqdm
-
-    on = interactive() if enabled is None else enabled
-    return tqdm(total=total, desc=desc, disable=not on, mininterval=1.0, leave=False,
-                dynamic_ncols=True)
 
 
 def seeded(seed: int, build: Callable[[], M]) -> M:
@@ -424,9 +401,8 @@ class Trainer:
         if ledger.phase_step == 0 and not self._evaluated_this_phase():
             self._log_eval()
         self.model.train()
-        bar = progress_bar(end - ledger.phase_step,
-                           f"{self.record.name} p{self.phase} ({torch.get_num_threads()} thr)",
-                           self.progress)
+        bar = progress_bar(cfg.steps, f"{self.record.name}, phase {self.phase}", self.progress,
+                           done=ledger.phase_step)
         while ledger.phase_step < end:
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr_at(ledger.phase_step)
@@ -439,8 +415,10 @@ class Trainer:
             evaluating = ledger.phase_step % cfg.eval_every == 0 or ledger.phase_step == cfg.steps
             if evaluating or ledger.phase_step == end or self._check_due():
                 self._check_losses()  # before any record or checkpoint is written
+                if self.recent_losses:
+                    bar.set_postfix_str(f"loss {self.recent_losses[-1]:.3f}", refresh=False)
             if evaluating:
-                bar.set_postfix(val=f"{self._log_eval()['val_loss']:.3f}", refresh=False)
+                self._log_eval()
             # Only checked steps are saved: a checkpoint due by the clock waits for the next check.
             if ledger.phase_step < cfg.steps and not self.pending_losses and self._resumable_due():
                 self.save_resumable()

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from growkit import GPT, Record, TrainConfig, Trainer, load_checkpoint, save_checkpoint, train
+from growkit.checkpoint import CheckpointError
 from growkit.record import atomic_open, atomic_write_text, write_json
 
 
@@ -91,3 +92,27 @@ def test_a_full_disk_is_named_and_leaves_the_old_file(tmp_path, monkeypatch, tin
         save_checkpoint(tmp_path / "m.pt", tiny_gpt)
     assert Record.load(tmp_path / "r.json").name == "old" and (tmp_path / "m.pt").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "r.json"]  # no temp file left
+
+
+def test_a_checkpoint_with_a_flipped_byte_is_refused_by_name(tiny_gpt, tmp_path):
+    """torch.load alone reads a damaged tensor as another number; the checksum refuses it."""
+    path = save_checkpoint(tmp_path / "m.pt", tiny_gpt)
+    load_checkpoint(path)  # the intact file loads
+    raw = bytearray(path.read_bytes())
+    weights = tiny_gpt.lm_head.weight.detach().reshape(-1)[:4].numpy().tobytes()
+    at = bytes(raw).index(weights)  # a byte inside the stored weights
+    raw[at] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"m\.pt: cannot load this checkpoint: its contents "
+                                              r"do not match their checksum"):
+        load_checkpoint(path)
+
+
+def test_a_record_under_a_file_names_the_file_and_a_fix(tmp_path, tiny_gpt, corpus):
+    blocker = tmp_path / "results"
+    blocker.write_text("mine")
+    rec = Record(name="r")
+    with pytest.raises(NotADirectoryError, match=r"cannot write .*results/sub/r\.json: .*results is "
+                                                 r"a file, not a folder: choose another path"):
+        rec.save(blocker / "sub" / "r.json")
+    assert blocker.read_text() == "mine"  # nothing of the user's is lost
