@@ -15,12 +15,25 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize
+from matplotlib.ticker import PercentFormatter
 
 from .record import Record
 from .speedup import PAPER_POINT, PAPER_SPEEDUPS, guideline_fraction, speedup
 
 if TYPE_CHECKING:
     from .study import Row, Study, Variant
+
+
+# Below this many tokens per parameter a run is smoke-sized: its "speedup" says nothing about
+# growth (the papers' runs sit at 40-90), and a figure saved from it must say so itself.
+SMOKE_TOKENS_PER_PARAM = 10.0
+
+
+def smoke_mark(title: str, tokens_per_param: Iterable[float]) -> str:
+    """`title`, prefixed with a warning when any run is smoke-sized."""
+    if min(tokens_per_param, default=SMOKE_TOKENS_PER_PARAM) < SMOKE_TOKENS_PER_PARAM:
+        return f"[smoke-sized: under {SMOKE_TOKENS_PER_PARAM:.0f} tokens/param, not a result] {title}"
+    return title
 
 
 def label(record: Record) -> str:
@@ -57,7 +70,8 @@ def mark_speedup(ax, scratch: Record, grown: Record) -> None:
     if sp.reached:
         ax.annotate("", xy=(sp.grown_flops, sp.target_loss), xytext=(sp.scratch_flops, sp.target_loss),
                     arrowprops=dict(arrowstyle="->", color="black"))
-        ax.set_title(f"{grown.name} reaches scratch's final loss with {sp.flops:+.0%} speedup (FLOPs)",
+        ax.set_title(smoke_mark(f"{grown.name} reaches scratch's final loss with {sp.flops:+.0%} "
+                                "speedup (FLOPs)", [scratch.tokens_per_param, grown.tokens_per_param]),
                      fontsize=10)
     else:
         ax.set_title(f"{grown.name} never reaches scratch's final loss", fontsize=10)
@@ -165,8 +179,10 @@ def plot_speedups(rows: list[Row], title: str | None = None, paper: bool = True,
     ax.axvline(0, color="black", linewidth=0.8)
     lim = 1.9 * max(span, 0.5 if paper_drawn else 0.0)
     ax.set_xlim(-lim, lim)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))  # as the bars' labels say it
     ax.set_xlabel("speedup over scratch in FLOPs  (C_scratch / C_run − 1)")
-    ax.set_title(title or "speedup over scratch; hatched: the small model alone, same budget", fontsize=10)
+    ax.set_title(smoke_mark(title or "speedup over scratch; hatched: the small model alone, same budget",
+                            [e["tpp"] for e in entries]), fontsize=10)
     if paper_drawn:
         ax.legend(fontsize=8, loc="lower right")
     ax.figure.tight_layout()
@@ -208,8 +224,9 @@ def plot_surface(rows: list[Row], title: str | None = None, ax=None):
     ax.set_xticks(range(len(fractions) + 1), [f"{f:.0%}" for f in fractions] + ["small alone"])
     ax.set_yticks(range(len(factors)), [f"g = {g:g}" for g in factors])
     ax.set_xlabel("share of the FLOPs budget spent before growth")
-    ax.figure.colorbar(im, ax=ax, label="speedup over scratch (FLOPs)")
-    ax.set_title(title or "speedup surface (grey: never reached scratch's final loss)", fontsize=10)
+    ax.figure.colorbar(im, ax=ax, label="speedup over scratch (FLOPs)", format=PercentFormatter(1.0))
+    ax.set_title(smoke_mark(title or "speedup surface (grey: never reached scratch's final loss)",
+                            [r.tokens_per_param for r in rows]), fontsize=10)
     ax.figure.tight_layout()
     return ax.figure
 
@@ -227,10 +244,12 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.text(n[0], 1.3, "the whole budget", fontsize=8)
     paper = guideline_fraction(PAPER_POINT["params"], PAPER_POINT["flops"], factor)
-    for p, marker in [*((p, "o") for p in points), (dict(PAPER_POINT, guideline_fraction=paper), "kD")]:
+    for i, (p, marker) in enumerate([*((p, "o") for p in points),
+                                     (dict(PAPER_POINT, guideline_fraction=paper), "kD")]):
         ax.plot(p["params"], p["guideline_fraction"], marker)
+        # Labels alternate above and below their points: neighbours' names never overlap.
         ax.annotate(p["name"], (p["params"], p["guideline_fraction"]), fontsize=8,
-                    xytext=(5, 5), textcoords="offset points")
+                    xytext=(5, 5 if i % 2 == 0 else -12), textcoords="offset points")
     ax.set(xscale="log", yscale="log", xlabel="target parameters N",
            ylabel="guideline's small-model phase / FLOPs budget")
     ax.grid(True, which="both", alpha=0.3)
