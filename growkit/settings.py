@@ -9,6 +9,7 @@ A wrong value fails where it is made, with the field, the rule and a value that 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import json
@@ -169,7 +170,21 @@ def check_types(obj: Any) -> None:
         tp = hints[f.name]
         if not _type_ok(tp, v):
             raise SettingError(f"{type(obj).__name__}.{f.name} must be a {type_name(tp)}, got {v!r} "
-                               f"({type(v).__name__}): e.g. {f.name}={_example(tp, v)}.")
+                               f"({type(v).__name__}): e.g. {f.name}={_working_example(obj, f, tp, v)}.")
+
+
+def _working_example(obj: Any, f: dataclasses.Field, tp: Any, v: Any) -> str:
+    """A value near `v` if the config accepts it there, else the field's default: a hint
+    must work when pasted (1 is a whole number, but not a growth factor)."""
+    near = _example(tp, v)
+    try:
+        dataclasses.replace(obj, **{f.name: ast.literal_eval(near)})
+        return near
+    except Exception:  # refused there (a range rule), or another field is wrong too
+        pass
+    if f.default is not dataclasses.MISSING and _type_ok(tp, f.default):
+        return repr(f.default)
+    return near
 
 
 def require(obj: Any, name: str, ok: bool, rule: str, fix: Any) -> None:
