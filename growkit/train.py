@@ -50,6 +50,7 @@ from .data import TextCorpus
 from .device import Runtime, policy
 from .distributed import unwrap
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
+from .grow.freeze import train_only
 from .images import ImageDataset
 from .progress import interactive, progress_bar  # noqa: F401 (interactive: the studies')
 from .record import Record, json_safe
@@ -562,7 +563,8 @@ class Trainer:
 
     # ---- growth ------------------------------------------------------------------------
     def grow(self, op: str | Operator, *, config: TrainConfig, dim: str = "depth",
-             factor: float = 2, fresh_optimizer: bool = True, **options: Any) -> nn.Module:
+             factor: float = 2, fresh_optimizer: bool = True, train_only_new: bool = False,
+             **options: Any) -> nn.Module:
         """Grow the current model with `op` (a name, or an Operator from `resolve`) and
         start a new phase that trains it under `config`. An operator that needs data (G_learn)
         trains on this run's data at its batch size unless `options` say otherwise.
@@ -571,11 +573,15 @@ class Trainer:
         False carries the moments of every parameter that was copied from the small model.
         Whether the schedule restarts is in `config` (schedule_offset / schedule_steps), and
         so is the learning rate after growth (`config.lr`: MixtureGrowth's official recipe
-        continues at a lower one). The grown model trains whole (no member).
+        continues at a lower one). The grown model trains whole (no member), or with
+        `train_only_new` only the blocks the operator added (LLaMA-Pro: the old model frozen;
+        the ledger still charges the frozen blocks' forward and backward-through cost).
         """
         call = {"call": "grow", "op": op if isinstance(op, str) else op.name, "dim": dim,
                 "factor": factor, "fresh_optimizer": fresh_optimizer, "options": options,
                 "config": asdict(config)}
+        if train_only_new:  # (only then: the records of every earlier run keep their calls)
+            call["train_only_new"] = True
         if self.replay.skip_start(self.record, call):  # done before an interruption
             return self.model
         # A failed growth leaves the trainer as it was: nothing below is kept unless it all works.
@@ -583,7 +589,8 @@ class Trainer:
         lengths = len(self.record.events), len(self.record.phases)
         try:
             model = self._grow(op, call, config=config, dim=dim, factor=factor,
-                               fresh_optimizer=fresh_optimizer, **options)
+                               fresh_optimizer=fresh_optimizer, train_only_new=train_only_new,
+                               **options)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
@@ -594,13 +601,21 @@ class Trainer:
         return model
 
     def _grow(self, op: str | Operator, call: dict[str, Any], *, config: TrainConfig, dim: str,
-              factor: float, fresh_optimizer: bool, **options: Any) -> nn.Module:
+              factor: float, fresh_optimizer: bool, train_only_new: bool, **options: Any
+              ) -> nn.Module:
         old = self.model
         operator = resolve(op, dim, old)
         if operator.needs_data:
             # It trains on this run's data (G_learn's map); its compute joins the ledger below.
             options = {"data": self.data, "batch_size": self.config.batch_size, **options}
         growth = grow_with_sources(old, operator, factor=factor, **options)
+        if train_only_new:
+            new_blocks = growth.info.get("new_blocks")
+            if not new_blocks:
+                raise ValueError(f"train_only_new=True needs an operator that adds blocks of its own "
+                                 f"and names them (e.g. 'llama_pro'); {operator.name} names none: "
+                                 "drop train_only_new, or grow with op='llama_pro'.")
+            growth.info["trainable"] = train_only(growth.model, new_blocks)
         self.ledger.tokens += int(growth.info.get("tokens", 0))
         self.ledger.flops += float(growth.info.get("flops", 0.0))
         x, y = self.val_batches()[0]

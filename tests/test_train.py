@@ -166,3 +166,33 @@ def test_growth_takes_a_resolved_operator(tiny_gpt, corpus):
     ev = trainer.record.events[0]
     assert (ev["op"], ev["dim"], ev["claims_preservation"]) == ("zero", "width", True)
     assert ev["preservation"]["max_abs_logits"] < 1e-4
+
+
+def test_training_only_the_new_blocks_leaves_the_old_ones_and_charges_them_honestly(corpus):
+    """LLaMA-Pro: the grown model computes the small one's function, only its new blocks
+    train, and the ledger still charges the frozen blocks' forward (and backward-through)."""
+    from growkit.grow import LLAMA_PRO
+
+    cfg = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    trainer = Trainer(seeded(0, lambda: GPT(cfg)), corpus, small_config(steps=3), progress=False)
+    trainer.fit()
+    grown = trainer.grow(LLAMA_PRO, factor=1.5, config=small_config(steps=3), train_only_new=True)
+    event = trainer.record.events[0]
+    assert event["preservation"]["max_abs_logits"] == 0.0  # zero-output blocks: exact
+    new = event["info"]["new_blocks"]
+    before = {n: p.detach().clone() for n, p in grown.named_parameters()}
+    trainer.fit()
+    changed = {n for n, p in grown.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(n.startswith(tuple(f"blocks.{i}." for i in new)) for n in changed)
+    frozen_cost = trainer.record.phases[1]["flops_per_token"]
+    grown.requires_grad_(True)
+    whole_cost = grown.flops_per_token()
+    assert whole_cost / 3 < frozen_cost < whole_cost  # more than the forward pass, less than all
+
+
+def test_train_only_new_needs_an_operator_that_names_its_new_blocks(tiny_gpt, corpus):
+    trainer = Trainer(tiny_gpt, corpus, small_config(steps=2), progress=False)
+    trainer.fit()
+    with pytest.raises(ValueError, match="train_only_new=True needs an operator .* grow with op='llama_pro'"):
+        trainer.grow("stack", factor=2, config=small_config(steps=2), train_only_new=True)
+    assert len(trainer.record.phases) == 1  # the failed growth left the trainer as it was
