@@ -90,6 +90,12 @@ class GPTConfig:
         return d
 
 
+def _compiling() -> bool:
+    """Whether torch.compile is tracing (torch.compiler.is_compiling is torch >= 2.3's name)."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(is_compiling())
+
+
 class TokenIdError(IndexError, ValueError):
     """A token id outside the model's vocabulary (an IndexError, as torch's was)."""
 
@@ -273,7 +279,7 @@ class GPT(nn.Module):
                 f"sequence of length {T} exceeds block_size={self.config.block_size}: "
                 "crop the input or build the model with a larger block_size."
             )
-        if idx.device.type == "cpu" and not torch.compiler.is_compiling():
+        if idx.device.type == "cpu" and not _compiling():
             # torch's own error here is a bare IndexError. (On a GPU the check would cost a
             # device sync every step, and an id out of range stops with a device-side assert.)
             check_token_ids(idx, self.config.vocab_size)
