@@ -155,3 +155,14 @@ def test_frozen_weights_cost_forward_and_the_backward_through_them_only(trainabl
     full = GPT(gqa_config(n_layer=3)).flops_per_token(16)
     assert model.flops_per_token(16) == measured
     assert model.flops_per_token(16) < full
+
+
+def test_a_gqa_model_checkpoints_and_loads_back(tmp_path):
+    from growkit import load_checkpoint, save_checkpoint
+
+    model = GPT(gqa_config(head_size=10))
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "gqa.pt", model))
+    assert loaded.config == model.config and loaded.config.kv_heads == 2
+    x = torch.randint(50, (1, 16))
+    with torch.no_grad():
+        assert torch.equal(loaded(x)[0], model(x)[0])
