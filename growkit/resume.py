@@ -83,7 +83,7 @@ class TrainState:
         return cls(record=t.record.to_json(), train_config=asdict(t.config),
                    forward_options=dict(t.forward_options), ledger=asdict(t.ledger),
                    recent_losses=list(t.recent_losses), optimizer=t.optimizer.state_dict(),
-                   scaler=t.scaler.state_dict(), batch_gen=t.batch_gen.get_state(),
+                   scaler=t.engine.scaler.state_dict(), batch_gen=t.batch_gen.get_state(),
                    torch_rng=torch.get_rng_state(),
                    cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                    elapsed=time.perf_counter() - t.started)
@@ -97,7 +97,7 @@ class TrainState:
         t.ledger = type(t.ledger)(**self.ledger)
         t.recent_losses = list(self.recent_losses)
         t.optimizer.load_state_dict(self.optimizer)
-        t.scaler.load_state_dict(self.scaler)
+        t.engine.scaler.load_state_dict(self.scaler)
         t.batch_gen.set_state(self.batch_gen)
         torch.set_rng_state(self.torch_rng)
         if self.cuda_rng and torch.cuda.is_available():

@@ -47,8 +47,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from . import distributed
 from .checkpoint import save_checkpoint
 from .data import TextCorpus
-from .device import Runtime, policy
+from .device import Runtime
 from .distributed import unwrap
+from .engine import Engine
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .grow.freeze import train_only
 from .images import ImageDataset
@@ -282,16 +283,16 @@ class Trainer:
         self.forward_options: dict[str, Any] = {} if member is None else {"member": member}
         self.ledger.phase_step = 0
         self.optimizer = make_optimizer(self.model, config, self.device)
-        chosen = policy(self.device, self.runtime.compile)
-        self.autocast, self.scaler, self.compiled = chosen.autocast, chosen.scaler, chosen.compile
-        self.engine = self._engine()
-        self._compile_pending = self.compiled  # the phase's first step compiles (timed there)
+        # What trains (DDP, compile, precision); self.model stays the plain model for
+        # parameter names, checkpoints and evaluation.
+        self.engine = Engine(self.model, self.device, compile=self.runtime.compile,
+                             name=self.record.name, find_unused_parameters=member is not None)
         self.pending_losses: list[torch.Tensor] = []  # this window's losses, on the device
         # Sequence models (the GPT) have a block size; image models see one sample at a time.
         self.block_size: int | None = getattr(self.model.config, "block_size", None)
         self.tokens_per_sample = self.block_size or 1
         self._check_data()
-        facts: dict[str, Any] = {"compiled": self.compiled}
+        facts: dict[str, Any] = {"compiled": self.engine.compiled}
         if hasattr(self.model, "flops_per_token"):
             facts["flops_per_token"] = self.model.flops_per_token(self.block_size)
             self.flops_per_step = (facts["flops_per_token"] * config.batch_size
@@ -301,20 +302,6 @@ class Trainer:
             self.flops_per_step = training_flops(self.model, x, y, **self.forward_options)
             facts["flops_per_sample"] = self.flops_per_step / config.batch_size
         return facts
-
-    def _engine(self) -> nn.Module:
-        """What trains: the model, or under torchrun a DDP wrapper around it, compiled on top
-        when chosen (rebuilt at every phase and growth). self.model stays the plain model for
-        parameter names, checkpoints and evaluation. A TemplateCNN training one member leaves
-        the other's coefficients unused, which DDP must be told."""
-        unused = bool(self.forward_options)
-        try:
-            return distributed.wrap(self.model, compile=self.compiled, find_unused_parameters=unused)
-        except Exception as e:  # refused at once (e.g. a Python this torch cannot compile)
-            if not self.compiled:
-                raise
-            self._compile_failed(e)
-            return distributed.wrap(self.model, find_unused_parameters=unused)
 
     def _check_data(self) -> None:
         """A text model that fits its corpus: a vocabulary at least the corpus's, and splits
@@ -361,7 +348,7 @@ class Trainer:
         losses, correct, seen = [], 0, 0
         for x, y in self.val_batches():
             x, y = x.to(self.device), y.to(self.device)
-            with self.autocast:
+            with self.engine.autocast:
                 logits, loss = self.model(x, y, **self.forward_options)
             losses.append(float(loss))
             if logits.dim() == 2:
@@ -437,50 +424,25 @@ class Trainer:
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Forward, backward, clip, optimizer step; returns the loss (on the device)."""
-        loss = self._compile_step(x, y) if self._compile_pending else self._forward_backward(x, y)
+        first = self.engine.first_step  # compiles, when compiling
+        loss = self.engine.forward_backward(x, y, self.optimizer, **self.forward_options)
+        if first:
+            self._note_compile()
+        scaler = self.engine.scaler  # fp16 only; otherwise every call passes through
         if self.config.grad_clip > 0:
-            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+            scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
-        self.scaler.update()
+        scaler.step(self.optimizer)  # skips the step if fp16 gradients overflowed
+        scaler.update()
         return loss
 
-    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with self.autocast:
-            _, loss = self.engine(x, y, **self.forward_options)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        return loss
-
-    def _compile_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The phase's first forward and backward through torch.compile: it compiles them,
-        timed for the record (compile_s), or, where the compiler fails (no C++ toolchain, an
-        unsupported platform), falls back to eager with a one-line note."""
-        self._compile_pending = False
-        t0 = time.perf_counter()
-        try:
-            loss = self._forward_backward(x, y)
-        except Exception as e:  # any compiler failure; a real error recurs below, eagerly
-            self._compile_failed(e)
-            loss = self._forward_backward(x, y)  # nothing was stepped: the same step, eagerly
+    def _note_compile(self) -> None:
+        """The phase's record says whether it trained compiled, and the compile's seconds
+        (summed over the lives of a resumed run: each compiles once)."""
         phase = self.record.phases[-1]
-        phase["compiled"] = self.compiled
-        if self.compiled:
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)  # the compile's time, not its launch's
-            # Summed over the lives of a resumed run: each compiles once.
-            phase["compile_s"] = round(phase.get("compile_s", 0.0) + time.perf_counter() - t0, 2)
-        return loss
-
-    def _compile_failed(self, error: Exception) -> None:
-        """Train eagerly from here on, and say so in one line."""
-        first = (str(error).strip().splitlines() or [""])[0][:160]
-        print(f"{self.record.name}: note: torch.compile failed here ({type(error).__name__}: "
-              f"{first}); training eagerly instead (Runtime(compile=False) or GROWKIT_COMPILE=0 "
-              "skips trying).", flush=True)
-        engine = getattr(self, "engine", None)  # (none yet when compiling was refused at once)
-        self.engine = getattr(engine, "_orig_mod", engine)
-        self.compiled = False
+        phase["compiled"] = self.engine.compiled
+        if self.engine.compile_s is not None:
+            phase["compile_s"] = round(phase.get("compile_s", 0.0) + self.engine.compile_s, 2)
 
     # ---- divergence --------------------------------------------------------------------
     def _check_due(self) -> bool:
