@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -41,6 +41,7 @@ class DatasetUnavailable(RuntimeError):
 class TextCorpus:
     name: str
     vocab: str  # the characters, in id order
+    UNIT: ClassVar[str] = "characters"  # what a token is, in messages
     train: torch.Tensor  # int64 ids
     val: torch.Tensor
 
@@ -57,6 +58,21 @@ class TextCorpus:
 
     def decode(self, ids: torch.Tensor | list[int]) -> str:
         return "".join(self.vocab[int(i)] for i in ids)
+
+    def check_fits(self, vocab_size: int, block_size: int) -> None:
+        """A model of this vocabulary and block size can train on this corpus: a vocabulary
+        at least the corpus's, and splits longer than one block (torch's own errors for
+        these name neither)."""
+        if vocab_size < self.vocab_size:
+            raise ValueError(f"the model's vocab_size={vocab_size} is smaller than the {self.name} "
+                             f"corpus's {self.vocab_size} {self.UNIT}: build it with "
+                             f"vocab_size={self.vocab_size} (data.vocab_size).")
+        for split in ("train", "val"):
+            n = len(getattr(self, split))
+            if n < block_size + 2:
+                raise ValueError(f"the {self.name} corpus's {split} split has {n} tokens, fewer than "
+                                 f"one block of block_size={block_size} plus one: use a longer text "
+                                 f"or block_size <= {max(1, n - 2)}.")
 
     def batch(
         self, split: str, batch_size: int, block_size: int, generator: torch.Generator
@@ -77,6 +93,7 @@ class TokenizedCorpus(TextCorpus):
     characters. `vocab` is empty: the tokenizer holds the vocabulary."""
 
     tokenizer: Any = None
+    UNIT: ClassVar[str] = "tokens of its tokenizer"
 
     @property
     def vocab_size(self) -> int:

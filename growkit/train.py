@@ -291,7 +291,8 @@ class Trainer:
         # Sequence models (the GPT) have a block size; image models see one sample at a time.
         self.block_size: int | None = getattr(self.model.config, "block_size", None)
         self.tokens_per_sample = self.block_size or 1
-        self._check_data()
+        if isinstance(self.data, TextCorpus) and self.block_size is not None:
+            self.data.check_fits(self.model.config.vocab_size, self.block_size)
         facts: dict[str, Any] = {"compiled": self.engine.compiled}
         if hasattr(self.model, "flops_per_token"):
             facts["flops_per_token"] = self.model.flops_per_token(self.block_size)
@@ -302,23 +303,6 @@ class Trainer:
             self.flops_per_step = training_flops(self.model, x, y, **self.forward_options)
             facts["flops_per_sample"] = self.flops_per_step / config.batch_size
         return facts
-
-    def _check_data(self) -> None:
-        """A text model that fits its corpus: a vocabulary at least the corpus's, and splits
-        longer than one block (torch's own errors for these name neither)."""
-        if self.block_size is None or not isinstance(self.data, TextCorpus):
-            return
-        vocab = getattr(self.model.config, "vocab_size", None)
-        if vocab is not None and vocab < self.data.vocab_size:
-            raise ValueError(f"the model's vocab_size={vocab} is smaller than the {self.data.name} "
-                             f"corpus's {self.data.vocab_size} characters: build it with "
-                             f"vocab_size={self.data.vocab_size} (data.vocab_size).")
-        for split in ("train", "val"):
-            n = len(getattr(self.data, split))
-            if n < self.block_size + 2:
-                raise ValueError(f"the {self.data.name} corpus's {split} split has {n} tokens, fewer "
-                                 f"than one block of block_size={self.block_size} plus one: use a "
-                                 f"longer text or block_size <= {max(1, n - 2)}.")
 
     def new_phase(self, config: TrainConfig, *, member: int | None = None) -> None:
         """Start a new phase on the same model: e.g. MixtureGrowth's second member
