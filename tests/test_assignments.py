@@ -5,12 +5,15 @@ What a teacher relies on:
 - the solutions score full marks under Otter's real grader (`otter run`: a fresh kernel executes
   the notebook, then every public and hidden test runs), through the same command teachers use;
 - the unmodified student copy scores zero on every autograded question (no test passes vacuously);
-- each plausible wrong solution in tests/assignment_wrong/ loses exactly the points it should.
+- each plausible wrong solution in tests/assignment_wrong/ loses exactly the points it should,
+  and each correct alternative in tests/assignment_correct/ gets full marks;
+- hostile submissions (tests/assignment_hostile/) get zero and a report line, the teacher's files
+  are untouched, nothing is left running, and the rest of the class grades normally.
 
-The last two grade in this process instead of a kernel, to stay within the test budget: the
-notebook's code cells run in one namespace (a failing cell is skipped, as Otter's grader allows
-errors) and then Otter's own test files run against it. `test_in_process_grading_is_otters`
-checks on a wrong solution that this gives the same scores as `otter run`.
+Wrong and correct solutions grade in this process (grading_sandbox.grade_in_process: the same
+cell runner, test runner and growkit off-switch as the sandbox, without its process), to stay
+within the test budget. `test_in_process_grading_is_otters` checks on a wrong solution that the
+test files still give the same scores under `otter run`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import importlib.util
 import os
 import re
 import shutil
+import subprocess
 import sys
 import types
 import zipfile
@@ -36,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MASTERS = sorted((ROOT / "assignments").glob("[0-9][0-9]_*.ipynb"))
 NAMES = [p.stem for p in MASTERS]
 WRONG = sorted((Path(__file__).parent / "assignment_wrong").glob("*/*.py"))
+CORRECT = sorted((Path(__file__).parent / "assignment_correct").glob("*/*.py"))
+HOSTILE = sorted((Path(__file__).parent / "assignment_hostile").glob("*.py"))
 COURSE = ["01_speedup_metric", "02_depth_growth", "03_width_growth", "04_honest_experiment",
           "05_mixture_layout"]
 
@@ -50,6 +56,7 @@ def load_tool():
 
 
 tool = load_tool()
+sandbox = tool.sandbox
 
 
 @pytest.fixture(scope="session")
@@ -64,26 +71,14 @@ def code_cells(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
-def grade_in_process(nb, tests_dir: Path) -> dict[str, tuple[float, float]]:
-    """Otter's test files run against the namespace the notebook's code cells leave behind.
-    Otter's own cells (init, check, export) are left out: grading runs every test anyway."""
-    from otter.nbmeta_config import NBMetadataConfig
-    from otter.test_files import create_test_file
+def grade_in_process(nb, tests_dir: Path, name: str) -> dict[str, tuple[float, float]]:
+    tests = {p.name: p.read_text() for p in sorted(tests_dir.glob("q*.py"))}
+    return sandbox.grade_in_process(nb, tests, name).scores()
 
-    env: dict = {"__name__": "__main__"}
-    for source in code_cells(nb):
-        if "import otter" in source or source.lstrip().startswith("grader."):
-            continue
-        try:
-            exec(compile(source, "<cell>", "exec"), env)
-        except Exception:  # noqa: S110 - as Otter's grader, which runs with allow_errors
-            pass
-    scores = {}
-    for path in sorted(tests_dir.glob("*.py")):
-        test_file = create_test_file(str(path), NBMetadataConfig())
-        test_file.run(env)
-        scores[test_file.name] = (float(test_file.score), float(test_file.possible))
-    return scores
+
+def feedback_in_process(nb, tests_dir: Path, name: str) -> list[str]:
+    tests = {p.name: p.read_text() for p in sorted(tests_dir.glob("q*.py"))}
+    return [f"{t.test}: {t.message}" for t in sandbox.grade_in_process(nb, tests, name).tests if not t.passed]
 
 
 def with_cell_replaced(nb, wrong: Path):
@@ -199,14 +194,16 @@ def test_student_notebook_opens_on_colab_and_in_jupyterlab(built, name, tmp_path
 # ---- grading ----------------------------------------------------------------------------------
 
 def test_grade_command_gives_the_solutions_full_marks(built, tmp_path, capsys):
-    """`make grade` on a folder of submissions (here: the five solutions notebooks) with Otter's
-    real grader: score lines per question and in total, and one CSV."""
+    """`make grade` on a folder of submissions (here: the five solutions notebooks and a stray
+    file), sandboxed and in parallel: score lines per question and in total, a stray file reported
+    not fatal, grades appended to the CSV (a second batch keeps the first), feedback files, a summary."""
     folder = tmp_path / "submissions"
     folder.mkdir()
     for name in NAMES:
         shutil.copy(built / name / "autograder" / f"{name}.ipynb", folder / f"{name}.ipynb")
-    out_csv = tmp_path / "grades.csv"
-    assert tool.main(["grade", str(folder), "--built", str(built), "--csv", str(out_csv)]) == 0
+    (folder / "notes.txt").write_text("not a notebook")
+    out_csv = tmp_path / "grades" / "grades.csv"
+    assert tool.main(["grade", str(folder), "--built", str(built), "--csv", str(out_csv), "--workers", "2"]) == 1
     printed = capsys.readouterr().out
     for name in NAMES:
         totals = re.findall(rf"\({name}\)  total  score: (\S+) / (\S+)", printed)
@@ -214,16 +211,25 @@ def test_grade_command_gives_the_solutions_full_marks(built, tmp_path, capsys):
         questions = re.findall(rf"\({name}\)  (q\d+)  score: (\S+) / (\S+)", printed)
         assert questions and all(s == p for _, s, p in questions), printed
     assert "(04_honest_experiment)  q3  graded by hand" in printed
+    assert "notes.txt (?): not graded: cannot read" in printed, printed
+    assert re.search(r"02_depth_growth: 1 submission\(s\)\n  q1: mean 5\.00 / 5", printed), printed
     rows = list(csv.DictReader(out_csv.open()))
-    assert [Path(r["submission"]).stem for r in rows] == NAMES
-    assert all(r["total"] == r["possible"] and not r["error"] for r in rows)
+    totals = {Path(r["submission"]).name: r for r in rows if r["question"] == "total"}
+    assert set(totals) == {f"{n}.ipynb" for n in NAMES} | {"notes.txt"}
+    assert all(r["score"] == r["possible"] and not r["error"] for n, r in totals.items() if n != "notes.txt")
+    feedback = out_csv.parent / "grades-feedback"
+    assert len(list(feedback.glob("*.txt"))) == 6
+    # A second batch appends: the first batch's rows are still there.
+    tool.main(["grade", str(folder / f"{NAMES[0]}.ipynb"), "--built", str(built), "--csv", str(out_csv)])
+    again = list(csv.DictReader(out_csv.open()))
+    assert again[:len(rows)] == rows and len(again) > len(rows)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_unmodified_student_copy_scores_zero(built, name):
     student = built / name / "student"
     scores = grade_in_process(nbformat.read(student / f"{name}.ipynb", as_version=4),
-                              built / name / "autograder" / "tests")
+                              built / name / "autograder" / "tests", name)
     assert scores and all(possible > 0 for _, possible in scores.values())
     passed = {q: s for q, (s, _) in scores.items() if s != 0}
     assert not passed, f"{name}: the unanswered notebook scores points on {passed}: some test passes vacuously"
@@ -233,8 +239,24 @@ def test_unmodified_student_copy_scores_zero(built, name):
 def test_wrong_solution_loses_exactly_its_points(built, wrong):
     name = wrong.parent.name
     solutions = nbformat.read(built / name / "autograder" / f"{name}.ipynb", as_version=4)
-    scores = grade_in_process(with_cell_replaced(solutions, wrong), built / name / "autograder" / "tests")
+    nb = with_cell_replaced(solutions, wrong)
+    scores = grade_in_process(nb, built / name / "autograder" / "tests", name)
     assert scores == expected_scores(wrong), f"{wrong.name}: scored {scores}"
+    # The feedback names the bug but does not hand out the answer (no solution line in it).
+    said = "\n".join(feedback_in_process(nb, built / name / "autograder" / "tests", name))
+    leaked = [line for line in solution_lines(ROOT / "assignments" / f"{name}.ipynb") if line in said]
+    assert said and not leaked, f"{wrong.name}: feedback {said!r} gives away {leaked}"
+
+
+@pytest.mark.parametrize("correct", CORRECT, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_correct_alternative_gets_full_marks(built, correct):
+    name = correct.parent.name
+    solutions = nbformat.read(built / name / "autograder" / f"{name}.ipynb", as_version=4)
+    nb = with_cell_replaced(solutions, correct)
+    scores = grade_in_process(nb, built / name / "autograder" / "tests", name)
+    lost = {q: sp for q, sp in scores.items() if sp[0] != sp[1]}
+    assert scores and not lost, (f"{correct.name} is right but lost points: {lost}: "
+                                 f"{feedback_in_process(nb, built / name / 'autograder' / 'tests', name)}")
 
 
 def test_in_process_grading_is_otters(built, tmp_path, monkeypatch):
@@ -244,7 +266,7 @@ def test_in_process_grading_is_otters(built, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", os.environ["PATH"])  # Otter prepends its image's conda to PATH for good
 
     name = "01_speedup_metric"
-    wrong = WRONG[[p.parent.name for p in WRONG].index(name)]
+    wrong = next(p for p in WRONG if p.parent.name == name and p.stem == "linear_interpolation")
     solutions = nbformat.read(built / name / "autograder" / f"{name}.ipynb", as_version=4)
     submission = tmp_path / f"{name}.ipynb"
     nbformat.write(with_cell_replaced(solutions, wrong), submission)
@@ -253,6 +275,40 @@ def test_in_process_grading_is_otters(built, tmp_path, monkeypatch):
     by_otter = {q: (float(results.get_result(q).score), float(results.get_result(q).possible))
                 for q in results.test_files}
     assert by_otter == expected_scores(wrong)
+
+
+def test_hostile_submissions_get_zero_and_the_class_grades_normally(built, tmp_path, capsys):
+    """Hostile notebooks beside an honest one, sandboxed: zero and a report line each, the
+    teacher's file still there, nothing copied out, nothing left running, the honest one full."""
+    name = "01_speedup_metric"
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    sentinel = teacher / "keep-me.txt"
+    sentinel.write_text("the teacher's")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    solutions = nbformat.read(built / name / "autograder" / f"{name}.ipynb", as_version=4)
+    shutil.copy(built / name / "autograder" / f"{name}.ipynb", folder / "honest.ipynb")
+    for hostile in HOSTILE:
+        nb = nbformat.from_dict(solutions)
+        nb.cells.append(nbformat.v4.new_code_cell(f"SENTINEL = {str(sentinel)!r}\n" + hostile.read_text()))
+        nbformat.write(nb, folder / f"{hostile.stem}.ipynb")
+    limits = sandbox.Limits(submission_s=40, cell_s=4, test_s=10)
+    grades = {g.submission.stem: g for g in tool.grade_all([folder], built, False, tmp_path / "g.csv", 2, limits)}
+    printed = capsys.readouterr().out
+    assert grades["honest"].total == (10.0, 10.0) and not grades["honest"].error, printed
+    for hostile in HOSTILE:
+        g = grades[hostile.stem]
+        if hostile.stem == "endless_loop":  # stopped by the cell limit, then by the submission limit
+            assert g.error and "time limit" in g.error, printed
+        else:
+            assert g.outcome.violations, f"{hostile.stem}: nothing reported\n{printed}"
+            assert f"{hostile.stem}.ipynb (01_speedup_metric)  sandbox refused:" in printed
+        assert g.total[0] == 0, f"{hostile.stem} scored {g.total}\n{printed}"
+    assert sentinel.read_text() == "the teacher's" and sorted(p.name for p in teacher.iterdir()) == ["keep-me.txt"]
+    assert (ROOT / "assignments" / f"{name}.py").read_text().count("def test_q1_simple") == 1
+    left = subprocess.run(["pgrep", "-f", "growkit-grade-|sleep 600"], capture_output=True, text=True).stdout
+    assert not left.strip(), f"processes left running after grading: {left}"
 
 
 def test_a_student_grades_their_own_notebook_on_the_public_tests(built, capsys):

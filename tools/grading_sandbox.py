@@ -255,7 +255,7 @@ class Guard:
     def __init__(self, work: str, hide: list[str], off: list[str]) -> None:
         import growkit
 
-        self.work = os.path.realpath(work) + os.sep
+        self.work = os.path.realpath(work).rstrip(os.sep) + os.sep  # "/" (in process): writes anywhere
         self.hide = [os.path.realpath(p) for p in hide]
         package = os.path.dirname(os.path.realpath(growkit.__file__)) + os.sep
         self.off = tuple(package + p for p in off)
@@ -339,7 +339,7 @@ def _snapshot() -> dict[tuple[str, str], int]:
     import torch
 
     out = {}
-    for owner in (builtins, math, torch.Tensor, sys.modules["grading_child"]):
+    for owner in (builtins, math, torch.Tensor, sys.modules.get("grading_child", math)):
         for name, value in list(vars(owner).items()):
             out[(getattr(owner, "__name__", str(owner)), name)] = id(value)
     for name in ("allclose", "equal", "isclose", "cat", "randint", "randn", "rand_like", "tensordot", "no_grad"):
@@ -419,11 +419,29 @@ def _run_tests(tests: dict[str, str], env: dict, guard: Guard, test_s: float) ->
     return results, possible
 
 
+_IN_PROCESS: list[Guard] = []
+
+
+def grade_in_process(nb, tests: dict[str, str], assignment: str) -> Outcome:
+    """The child's grading in this process, without the sandbox: for the course's own tests of
+    its assignments (quick; trusted notebooks), with the same off-switch and test runner."""
+    guard = Guard("/", [], OFF.get(assignment, []))
+    if not _IN_PROCESS:  # an audit hook cannot be removed: one, handing over to the latest guard
+        sys.addaudithook(lambda event, args: _IN_PROCESS[-1].audit(event, args))
+    _IN_PROCESS.append(guard)
+    env, cell_errors = _run_cells(nb, guard, GRADING_PARAMETERS.get(assignment, {}), Limits.cell_s)
+    results, possible = _run_tests(tests, env, guard, Limits.test_s)
+    out = Outcome(possible=possible, cell_errors=cell_errors, violations=guard.refused, sandbox="in process")
+    out.tests = [TestResult(**r) for r in results]
+    return out
+
+
 def child_main(config: dict) -> None:
     """Stage one, with the namespaces' privileges: the mounts; then it gives every capability up
     for good (setpriv: empty bounding set, no new privileges) and runs stage two, `guarded_main`."""
     if config["namespaces"]:
         _setup_namespace(config["work"], config["hide"])
+        os.chdir(config["work"])  # the cwd still pointed into the read-only mount under the new one
     if SETPRIV:
         os.execv(SETPRIV, [SETPRIV, "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all",
                            "--no-new-privs", sys.executable, __file__, "--guarded", json.dumps(config)])

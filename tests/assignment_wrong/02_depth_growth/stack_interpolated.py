@@ -1,7 +1,7 @@
 """Repeats each block in place ([0, 0, 1, 1]: the paper's interpolation ablation) instead of
 stacking the whole model ([0, 1, 0, 1])."""
 # replaces: def grow_stack(small, factor):
-# expect: q1=4/4 q2=1/3
+# expect: q1=5/5 q2=2/4
 
 
 def grow_stack(small, factor):

@@ -1,7 +1,7 @@
 """Puts the small model's own block modules into the grown model: the values are right, but the
 copies share their tensors with each other and with the small model."""
 # replaces: def grow_stack(small, factor):
-# expect: q1=4/4 q2=2/3
+# expect: q1=5/5 q2=2/4
 
 
 def grow_stack(small, factor):

@@ -1,7 +1,7 @@
 """Zeroes every weight of the new blocks: the function is preserved, but no gradient ever reaches
 them, so the grown model cannot train its new blocks."""
 # replaces: def grow_zero(small, factor):
-# expect: q1=3/4 q2=3/3
+# expect: q1=3/5 q2=4/4
 
 
 def grow_zero(small, factor):

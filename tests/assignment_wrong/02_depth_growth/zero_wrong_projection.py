@@ -1,7 +1,7 @@
 """Zeroes the projections that start each sublayer (q_proj, gate_proj) instead of those that write
 into the residual stream (o_proj, down_proj): the new blocks still add something."""
 # replaces: def grow_zero(small, factor):
-# expect: q1=2/4 q2=3/3
+# expect: q1=2/5 q2=4/4
 
 
 def grow_zero(small, factor):

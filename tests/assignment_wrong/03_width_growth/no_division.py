@@ -1,7 +1,7 @@
 """Net2Wider without dividing the weights that read duplicated units: every sum counts each input
 `factor` times."""
 # replaces: def grow_wider(small, factor):
-# expect: q1=1/4 q2=0/2
+# expect: q1=1/5 q2=0/2
 
 
 def grow_wider(small, factor):

@@ -1,7 +1,7 @@
 """Treats a tied head like an untied one: the one matrix ends up either tiled (the embedding's
 need) or tiled and divided (the head's), never both."""
 # replaces: def grow_wider(small, factor):
-# expect: q1=4/4 q2=0/2
+# expect: q1=5/5 q2=0/2
 
 
 def grow_wider(small, factor):

@@ -2,7 +2,7 @@
 shrinks by 1/factor**2 while eps stays, and at the GPT's small initial weights even eps=1e-6 then
 moves the logits measurably (both tied tests fail)."""
 # replaces: def grow_wider(small, factor):
-# expect: q1=4/4 q2=0/2
+# expect: q1=5/5 q2=0/2
 
 
 def grow_wider(small, factor):

@@ -1,7 +1,7 @@
 """Duplicates each unit in place (repeat_interleave) instead of tiling whole blocks of units: a
 head's rows are split between two heads, and its rotary pairs no longer line up."""
 # replaces: def grow_wider(small, factor):
-# expect: q1=1/4 q2=0/2
+# expect: q1=1/5 q2=0/2
 
 
 def grow_wider(small, factor):

@@ -1,7 +1,7 @@
 """Reports the speedup in tokens: the grown run's cheap small-phase tokens make it look different
 from the FLOPs the budget is counted in."""
 # replaces: VERDICT = {
-# expect: q1=3/3 q2=2/3
+# expect: q1=4/4 q2=2/3
 VERDICT = {
     "speedup": speedup(scratch, grown).tokens,
     "grown_beats_scratch": grown.final_val_loss < scratch.final_val_loss,

@@ -1,0 +1,4 @@
+"""Deletes a file of the teacher's outside the grading folder."""
+import os
+
+os.remove(SENTINEL)
