@@ -56,3 +56,12 @@ def test_a_resolved_operator_passes_through_and_is_checked_against_the_model(tin
     members = TemplateCNN(TemplateCNNConfig(in_channels=1))
     with pytest.raises(ValueError, match="for a TemplateCNN use dim='width' with op='mixture'"):
         grow(members, op, factor=2)
+
+
+def test_grow_names_what_it_was_given_instead_of_a_torch_error(tiny_gpt):
+    with pytest.raises(TypeError, match=r"grow\(\) grows a model .*got None"):
+        grow(None, "stack")
+    with pytest.raises(TypeError, match=r"seed must be a whole number or None, got 'abc'.*e\.g\. seed=0"):
+        grow(tiny_gpt, "random", seed="abc")
+    with pytest.raises(TypeError, match=r"G_stack .* takes no option 'seed': its options are"):
+        grow(tiny_gpt, "stack", seed=0)

@@ -150,7 +150,7 @@ def test_width_bad_input_names_the_fix(tiny_gpt, tiny_config):
     with pytest.raises(ValueError, match=r"integer factor.*factor=2"):
         grow(tiny_gpt, "direct", dim="width", factor=1.5)
     odd_hidden = GPT(GPTConfig(**{**tiny_config.to_dict(), "mlp_hidden": 45}))
-    with pytest.raises(ValueError, match=r"mlp_hidden \* factor whole.*factor=2"):
+    with pytest.raises(ValueError, match=r"not a whole number of hidden units.*factor=2"):
         grow(odd_hidden, "random", dim="width", factor=1.5)
     with pytest.raises(ValueError, match=">= 1"):
         grow(tiny_gpt, "zero", dim="width", factor=0.5)
@@ -194,3 +194,16 @@ def test_narrowed_config_names_the_values_and_a_factor_that_works():
         narrowed_config(target, 4)
     with pytest.raises(ValueError, match="no whole factor > 1 divides both"):
         narrowed_config(GPTConfig(n_head=2, n_embd=16, mlp_hidden=45), 2)
+
+
+def test_a_width_hint_works_when_pasted():
+    """3 heads x 1.5 is 4.5: the hint is 5/3, which Python reads back exactly (1.66667 would
+    give 4.99999 heads and be refused), and it ends without a stray period."""
+    import re
+
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=3, n_embd=24, mlp_hidden=60))
+    with pytest.raises(ValueError) as refused:
+        grow(model, "zero", dim="width", factor=1.5)
+    hint = re.search(r"e\.g\. factor=([0-9/.]+) \(", str(refused.value))
+    assert hint and hint.group(1) == "5/3", str(refused.value)
+    assert grow(model, "zero", dim="width", factor=eval(hint.group(1))).config.n_head == 5

@@ -14,6 +14,7 @@ it does have.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -144,8 +145,12 @@ def grow_with_sources(model: nn.Module, op: str | Operator, *, dim: str = "depth
                       factor: float = 2, **options: Any) -> Growth:
     """Like `grow`, but also returns where each new parameter came from. `op` is a name
     or an Operator from `resolve` (whose own dim then applies)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"grow() grows a model (an nn.Module such as a trained GPT), got "
+                        f"{model!r} ({type(model).__name__}): e.g. grow(trainer.model, 'stack').")
     operator = resolve(op, dim, model)
     check_factor(model, operator, factor)
+    check_options(operator, options)
     if factor < 1:
         raise ValueError(f"growth factor must be >= 1, got {factor}: a model cannot grow smaller.")
     if operator.integer_factor and float(factor) != int(factor):
@@ -154,6 +159,24 @@ def grow_with_sources(model: nn.Module, op: str | Operator, *, dim: str = "depth
             f"use e.g. factor={max(1, round(factor))}."
         )
     return operator.fn(model, factor=int(factor) if operator.integer_factor else factor, **options)
+
+
+def check_options(operator: Operator, options: dict[str, Any]) -> None:
+    """Options the operator takes, of the right kind, named before anything is drawn (torch
+    says only "manual_seed expected a long", Python "unexpected keyword argument")."""
+    seed = options.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be a whole number or None, got {seed!r} ({type(seed).__name__}): "
+                        "e.g. seed=0.")
+    params = inspect.signature(operator.fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    takes = sorted(n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n != "factor")
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise TypeError(f"{operator.label} ({operator.name}, {operator.dim}) takes no option "
+                        f"{', '.join(map(repr, unknown))}: its options are "
+                        f"{', '.join(takes) or 'none'}.")
 
 
 # The most parameters a growth may create: ~8 GB of float32 weights, more than any machine

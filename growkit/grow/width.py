@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 
 import torch
 
@@ -65,24 +66,40 @@ def widened_config(cfg: GPTConfig, factor: float) -> GPTConfig:
     """The config `factor` times wider: n_head * factor heads of the same head size (and
     n_kv_head * factor key/value heads, keeping the grouping), and mlp_hidden * factor
     hidden units; all must come out whole."""
+    try:
+        return _widened(cfg, factor)
+    except ValueError as e:
+        raise ValueError(f"{e}: e.g. factor={working_factor(cfg, factor)} (whole heads, "
+                         "key/value heads and hidden units)") from None
+
+
+def working_factor(cfg: GPTConfig, factor: float) -> str:
+    """The smallest width factor above `factor` that `cfg` can grow by, as Python reads it
+    back exactly (5/3, not 1.66667, which gives 4.99999 heads)."""
+    for k in range(max(cfg.n_head + 1, math.ceil(cfg.n_head * factor - 1e-9)), 64 * cfg.n_head):
+        f = Fraction(k, cfg.n_head)
+        try:
+            _widened(cfg, float(f))
+        except ValueError:
+            continue
+        return str(f) if f.denominator > 1 and 10 ** 6 % f.denominator else f"{float(f):g}"
+    return "2"
+
+
+def _widened(cfg: GPTConfig, factor: float) -> GPTConfig:
     heads = cfg.n_head * factor
     if abs(heads - round(heads)) > 1e-9:
-        fixed = math.ceil(heads) / cfg.n_head
         raise ValueError(
-            f"width factor {factor} gives n_head = {cfg.n_head} * {factor} = {heads:g}: width "
+            f"width factor {factor:g} gives n_head = {cfg.n_head} * {factor:g} = {heads:g}: width "
             f"growth keeps the head size ({cfg.head_dim}) and adds whole heads, so "
-            f"n_head * factor must be whole: use a multiple of 1/{cfg.n_head}, "
-            f"e.g. factor={fixed:g}."
-        )
+            f"n_head * factor must be whole")
     n_kv_head = _grown_kv(cfg, factor)
     assert cfg.mlp_hidden is not None
     hidden = cfg.mlp_hidden * factor
     if abs(hidden - round(hidden)) > 1e-9:
         raise ValueError(
-            f"width factor {factor} gives mlp_hidden = {cfg.mlp_hidden} * {factor} = {hidden:g}, "
-            f"not a whole number of hidden units: use a factor with mlp_hidden * factor whole, "
-            f"e.g. factor={math.ceil(factor)}."
-        )
+            f"width factor {factor:g} gives mlp_hidden = {cfg.mlp_hidden} * {factor:g} = "
+            f"{hidden:g}, not a whole number of hidden units")
     n_head = round(heads)
     # mlp_hidden is set explicitly: recomputing 8/3 * n_embd could round differently.
     return dataclasses.replace(cfg, n_head=n_head, n_embd=_grown_embd(cfg, n_head, factor),
@@ -95,12 +112,10 @@ def _grown_kv(cfg: GPTConfig, factor: float) -> int | None:
         return None
     kv = cfg.n_kv_head * factor
     if abs(kv - round(kv)) > 1e-9 or round(kv) < 1:
-        fixed = max(1, math.ceil(kv)) / cfg.n_kv_head
         raise ValueError(
             f"width factor {factor:g} gives n_kv_head = {cfg.n_kv_head} * {factor:g} = {kv:g}: "
             f"width growth keeps the grouping of {cfg.n_head // cfg.n_kv_head} query heads per "
-            f"key/value head and adds whole key/value heads, so n_kv_head * factor must be whole: "
-            f"use a multiple of 1/{cfg.n_kv_head}, e.g. factor={fixed:g}.")
+            f"key/value head and adds whole key/value heads, so n_kv_head * factor must be whole")
     return round(kv)
 
 
@@ -112,8 +127,7 @@ def _grown_embd(cfg: GPTConfig, n_head: int, factor: float) -> int:
     embd = cfg.n_embd * factor
     if abs(embd - round(embd)) > 1e-9:
         raise ValueError(f"width factor {factor:g} gives n_embd = {cfg.n_embd} * {factor:g} = "
-                         f"{embd:g}, not whole: use a factor with n_embd * factor whole, e.g. "
-                         f"factor={math.ceil(factor)}.")
+                         f"{embd:g}, not a whole width")
     return round(embd)
 
 
