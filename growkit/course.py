@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .device import choose
+
 SMOKE_NOTE = ("SMOKE RUN: everything is shrunk to seconds to check that the notebook runs. The numbers "
               "below mean nothing about growth; run the cpu (or gpu, t4) preset for real ones.")
 # Sentences that tell a person which setting to change: advice about a real budget, not a smoke run.
@@ -26,8 +28,6 @@ def words(text: str, preset: str | None) -> str:
 
 def begin(preset: str | None, description: str) -> None:
     """What every notebook prints first: its settings, and at smoke that they mean nothing."""
-    from .device import choose
-
     print(description)
     chosen = choose()
     if chosen.device == "cuda":  # which GPU, and what "auto" and the trainer make of it

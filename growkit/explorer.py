@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -28,16 +28,13 @@ from .gpt import GPT
 from .grow import resolve
 from .plots import mark_speedup, plot_curves, style_references, zoom
 from .record import Record
+from .runs import NotCached
 from .study import Row, Study, Variant, valid_factors
 
 # The paper's four atomic operators; each one's label (G_stack in depth) comes from the registry.
 OPERATORS = ("direct", "zero", "random", "learn")
 # Colours for grown runs, in order of first appearance (grey is left to the references).
 PALETTE = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
-
-
-class NotCached(LookupError):
-    """A run the explorer asked for without training is not in the cache."""
 
 
 def plain_log_ticks(ax: Any) -> None:
@@ -66,7 +63,7 @@ class Explorer:
         if grow_fraction is not None and math.isclose(grow_fraction, self.study.cfg.grow_fraction,
                                                       abs_tol=1e-6):
             grow_fraction = None
-        return self.study._variant(op, dim, factor, grow_fraction)
+        return self.study.variant(op, dim, factor, grow_fraction)
 
     def color(self, name: str) -> str:
         if name not in self.colors:
@@ -74,31 +71,14 @@ class Explorer:
             self.colors[name] = PALETTE[len(grown) % len(PALETTE)]
         return self.colors[name]
 
-    def _cached_only(self, train: Callable[[], Any]) -> Any:
-        """Run `train()` with the study allowed to read finished runs only: NotCached if it
-        would have to train one."""
-        cache = self.study.cache
-        get = cache.get
-
-        def read_only(spec: dict[str, Any], name: str, _train: Any) -> Record:
-            def refuse(*_: Any) -> Record:
-                raise NotCached(name)
-
-            return get(spec, name, refuse)
-
-        cache.get = read_only  # type: ignore[method-assign]
-        try:
-            return train()
-        finally:
-            del cache.get  # the class's method again
-
     def show_cached(self, runs: Iterable[dict[str, Any]] = ()) -> list[str]:
         """Show, without training anything, the scratch run and whichever of `runs` (each
         Variant fields: op, dim, factor, grow_fraction) are already in the cache, with their
         small models alone. Returns the names shown."""
+        reader = self.study.reader()  # finds what it reads in self.study too
         found: list[str] = []
         try:
-            self._cached_only(lambda: self.study.scratch)
+            reader.scratch
             found.append("scratch")
         except NotCached:
             return found
@@ -106,7 +86,7 @@ class Explorer:
             v = self.variant(run.get("op", "stack"), run.get("dim", "depth"), run.get("factor", 4),
                              run.get("grow_fraction"))
             try:
-                self._cached_only(lambda v=v: self.study.add(v))
+                reader.add(v)
             except NotCached:
                 continue
             if v.name not in [s.name for s in self.shown]:
@@ -156,6 +136,16 @@ class Explorer:
         fig.tight_layout()
         return fig
 
+    def cached_note(self) -> str:
+        """The readout before anything trains: what `show_cached` found, as HTML."""
+        if self.shown:
+            names = ", ".join(v.name for v in self.shown)
+            return (f"<p>From the cache (nothing trained): {html.escape(names)}</p>"
+                    f"<pre>{html.escape(self.table())}</pre>")
+        if "scratch" in self.study.alone:
+            return "<p>From the cache (nothing trained): scratch.</p>"
+        return ""
+
     def widget(self):
         """The controls, the live plot and the readout (ipywidgets; needs a live kernel)."""
         import ipywidgets as w
@@ -173,13 +163,7 @@ class Explorer:
                              description="grow at", readout_format=".0%")
         go = w.Button(description="train and overlay", button_style="primary")
         clear = w.Button(description="clear overlay")
-        plot_out, readout = w.Output(), w.HTML()
-        if self.shown:
-            names = ", ".join(v.name for v in self.shown)
-            readout.value = (f"<p>From the cache (nothing trained): {html.escape(names)}</p>"
-                             f"<pre>{html.escape(self.table())}</pre>")
-        elif "scratch" in self.study.alone:
-            readout.value = "<p>From the cache (nothing trained): scratch.</p>"
+        plot_out, readout = w.Output(), w.HTML(value=self.cached_note())
 
         def on_dim(change: dict) -> None:
             factor.options = valid_factors(cfg, change["new"])

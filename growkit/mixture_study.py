@@ -2,9 +2,9 @@
 
 The CNN experiment differs from the GPT's (growkit/study.py) in its budget unit (epochs of
 the full-width net), its phases (two template members before growth) and its metric (test
-accuracy), so it has its own plan; it shares the GPT study's run cache, table and command
-line. Every run spends the same training FLOPs C (counted by FlopCounterMode) and ends at
-the full width, except `small`:
+accuracy), so it has its own plan; it shares the run folders (growkit/runs.py), the tables
+and the command line. Every run spends the same training FLOPs C (counted by
+FlopCounterMode) and ends at the full width, except `small`:
 
     scratch              the full-width CNN from random initialisation, all of C
     small                the half-width CNN alone, all of C (growth must beat this too)
@@ -15,7 +15,7 @@ the full width, except `small`:
                          operator, then the full-width CNN for the rest
 
 Each reports top-1 accuracy on the data set's whole test split. Finished runs are cached
-(growkit.study.RunCache) and an interrupted run continues from its last resumable
+(growkit.runs.RunCache) and an interrupted run continues from its last resumable
 checkpoint, so an interrupted study resumes; seeds can run in parallel processes sharing one
 folder (a lock per run; the summary covers every seed finished there):
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,15 @@ import torch
 from . import distributed
 from .cnn import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, preset_config
 from .cnn import PRESETS as CNN_SHAPES
-from .device import auto_device
+from .device import auto_device, choose
 from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
 from .images import ImageDataset, load_images
 from .record import Record
-from .resume import Checkpointing
-from .settings import SettingError, at_least, check_types, positive, require, within
-from .shared_start import share_start, shared_start
-from .speedup import pct, speedup
-from .study import RunCache, pick_preset, seeds_in, text_table
-from .train import TrainConfig, Trainer, accuracy, interactive, seeded, training_flops
+from .runs import Job, RunCache, RunOptions, run_jobs, run_spec, seeds_in, share_start, shared_start
+from .settings import SettingError, at_least, check_types, positive, within
+from .speedup import pct, speedup, text_table
+from .train import TrainConfig, Trainer, accuracy, seeded, training_flops
 
 BASELINES = ("random", "zero", "net2wider")
 RUNS = ("scratch", "small", *(f"mixture-{c}" for c in COEF_VARIANTS), *BASELINES)
@@ -74,45 +72,33 @@ class MixtureConfig:
     net2wider_noise: float = 0.0  # 0: exact copies, as the official baseline
     evals: int = 10  # evaluations per run, spread over its phases
     eval_batches: int = 8
-    runs: list[str] = field(default_factory=lambda: list(RUNS))
-    seeds: list[int] = field(default_factory=lambda: [0])
-    # Resumable checkpoints, as StudyConfig's (they change no number).
-    checkpoint_every: int | None = None
-    checkpoint_minutes: float = 3.0
-    prune_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         check_types(self)
         if self.shape not in CNN_SHAPES:
             raise SettingError(f"MixtureConfig.shape must be one of {', '.join(CNN_SHAPES)}, got "
                                f"{self.shape!r}: e.g. shape='wrn-10-1'.")
-        at_least(self, 1, "templates", "batch_size", "evals", "eval_batches", "checkpoint_every",
-                 "train_images")
+        at_least(self, 1, "templates", "batch_size", "evals", "eval_batches", "train_images")
         at_least(self, 0, "weight_decay", "warmup", "net2wider_noise")
         positive(self, "epochs", fix=2.0)
         positive(self, "lr", "lr_after_growth", fix=0.1)
-        positive(self, "checkpoint_minutes", fix=3.0)
         within(self, "momentum", 0, 1, 0.9, open_hi=True)
         within(self, "grow_fraction", 0, 1, 0.5, open_lo=True, open_hi=True)
-        require(self, "seeds", len(self.seeds) > 0, "a non-empty list of seeds", [0])
-        unknown = sorted(set(self.runs) - set(RUNS))
-        if unknown:
-            raise SettingError(f"unknown runs {unknown}; known: {list(RUNS)}.")
 
     def settings(self) -> dict[str, Any]:
-        """What determines a run's result (which runs and seeds to train, and checkpointing,
-        do not)."""
-        return {k: v for k, v in self.recorded().items()
-                if k not in ("runs", "seeds", "checkpoint_every", "checkpoint_minutes",
-                             "prune_checkpoints")}
-
-    def recorded(self) -> dict[str, Any]:
-        """Every field, as a run's record keeps it (train_images only where set, so the runs
-        cached before it existed keep their names)."""
+        """Every field, as a run's spec and record keep it (train_images only where set, so
+        the runs cached before it existed keep their names)."""
         fields = asdict(self)
         if fields["train_images"] is None:
             del fields["train_images"]
         return fields
+
+
+def check_runs(runs: list[str]) -> None:
+    unknown = sorted(set(runs) - set(RUNS))
+    if unknown or not runs:
+        raise SettingError(f"unknown runs {unknown or runs}; known: {list(RUNS)} (e.g. "
+                           "--runs scratch small).")
 
 
 # The same names as the GPT study's presets, each meaning one thing.
@@ -155,7 +141,7 @@ def preset(name: str = "auto", **overrides: Any) -> MixtureConfig:
     """The named preset ('auto': gpu, t4 or cpu from the hardware) with `overrides`."""
     if name != "auto" and name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)} or 'auto'.")
-    chosen = name if name in PRESETS else pick_preset(name)
+    chosen = choose().preset if name == "auto" else name  # compute capability decides
     return MixtureConfig(**{**PRESETS[chosen], **overrides})
 
 
@@ -216,27 +202,37 @@ def train_config(cfg: MixtureConfig, steps: int, evals: int, seed: int, lr: floa
                        eval_batches=cfg.eval_batches, seed=seed)
 
 
-def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
-              out_dir: Path | None = None, stem: str | None = None,
-              progress: bool | None = None) -> Record:
-    """Train one run for one seed and measure its test accuracy."""
-    s = shapes(cfg, data)
+def phase_configs(cfg: MixtureConfig, data: ImageDataset, run: str, seed: int
+                  ) -> tuple[float, list[tuple[TrainConfig, int | None]]]:
+    """(budget FLOPs, [(TrainConfig, member) per phase]) for one run and seed: the phases'
+    evaluations spread by their share of steps, the grown net's phase at lr_after_growth."""
     budget, phases = phase_plan(cfg, data, run)
     total = sum(n for n, _ in phases)
     evals = [max(1, round(cfg.evals * n / total)) for n, _ in phases]
     lrs = [cfg.lr] * len(phases)
     if len(phases) > 1 and cfg.lr_after_growth is not None:
         lrs[-1] = cfg.lr_after_growth  # the grown net's phase
-    configs = [train_config(cfg, n, e, seed, lr) for (n, _), e, lr in zip(phases, evals, lrs)]
+    return budget, [(train_config(cfg, n, e, seed, lr), member)
+                    for (n, member), e, lr in zip(phases, evals, lrs)]
+
+
+def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
+              out_dir: Path | None = None, stem: str | None = None,
+              options: RunOptions | None = None) -> Record:
+    """Train one run for one seed and measure its test accuracy (`options`: its progress
+    line and checkpoints; growkit.runs.RunOptions)."""
+    options = options or RunOptions()
+    s = shapes(cfg, data)
+    budget, phases = phase_configs(cfg, data, run, seed)
+    configs = [c for c, _ in phases]
     family = family_of(run)
     # The phases before growth are the family's, the same for each of its runs: the first to
-    # train them leaves their end state for the others (growkit.shared_start).
+    # train them leaves their end state for the others (growkit.runs.shared_start).
     start = None if family is None else shared_start(
         out_dir, family=family, study=cfg.settings(), seed=seed, device=auto_device().type,
         phases=[asdict(c) for c in configs[:-1]])
-    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, progress=progress,
-                  checkpointing=Checkpointing(stem=stem, every=cfg.checkpoint_every,
-                                              minutes=cfg.checkpoint_minutes, start_from=start))
+    common = dict(name=f"{run}-s{seed}", out_dir=out_dir, progress=options.progress,
+                  checkpointing=options.checkpointing(stem, start_from=start))  # type: ignore[arg-type]
     if family == "mixture":
         trainer = Trainer(seeded(seed, lambda: TemplateCNN(s.template)), data, configs[0], member=0,
                           **common)
@@ -250,97 +246,98 @@ def train_run(cfg: MixtureConfig, run: str, seed: int, data: ImageDataset, *,
         trainer = Trainer(seeded(seed, lambda: CNN(s.half)), data, configs[0], **common)
         trainer.fit()
         share_start(trainer, start, last_phase=0)
-        options = {"noise": cfg.net2wider_noise} if run == "net2wider" else {}
-        trainer.grow(run, dim="width", factor=2, seed=seed, config=configs[1], **options)
+        grow_options = {"noise": cfg.net2wider_noise} if run == "net2wider" else {}
+        trainer.grow(run, dim="width", factor=2, seed=seed, config=configs[1], **grow_options)
     else:
         shape = s.full if run == "scratch" else s.half
         trainer = Trainer(seeded(seed, lambda: CNN(shape)), data, configs[0], **common)
     trainer.fit()
     rec = trainer.record
     rec.meta.update(run=run, budget_flops=budget, test_acc=accuracy(trainer.model, data, "test"),
-                    study=cfg.recorded())
+                    study=cfg.settings())
     return rec
 
 
-def run_spec(cfg: MixtureConfig, run: str, seed: int) -> dict[str, Any]:
-    spec = {"kind": "mixture", **cfg.settings(), "run": run, "seed": seed, "device": auto_device().type}
-    if distributed.world_size() > 1:
-        # Its own hash under torchrun: BatchNorm normalises each process's share of the
-        # batch, so its numbers are not one process's (not there for one process: the
-        # runs of earlier caches keep their names).
-        spec["world_size"] = distributed.world_size()
-    return spec
+def spec_of(cfg: MixtureConfig, run: str, seed: int) -> dict[str, Any]:
+    """The run's name in the cache: every setting, the run and the seed."""
+    return run_spec(kind="mixture", **cfg.settings(), run=run, seed=seed)
 
 
-def _train_cached(cfg: MixtureConfig, run: str, seed: int, folder: str) -> None:
-    """One run into the cache folder (what a worker process does)."""
+def train_job(cfg: MixtureConfig, run: str, seed: int, options: RunOptions) -> None:
+    """One run into options.cache_dir (what a worker process does with a Job)."""
     data = load_data(cfg)
-    RunCache(folder, prune=cfg.prune_checkpoints).get(
-        run_spec(cfg, run, seed), f"{run}-s{seed}",
-        lambda out, stem: train_run(cfg, run, seed, data, out_dir=out, stem=stem, progress=False))
+    RunCache(options.cache_dir, prune=options.prune).get(
+        spec_of(cfg, run, seed), f"{run}-s{seed}",
+        lambda out, stem: train_run(cfg, run, seed, data, out_dir=out, stem=stem, options=options))
 
 
-def train_in_workers(cfg: MixtureConfig, cache_dir: str | Path, workers: int,
-                     progress: bool = False) -> None:
-    """The runs of cfg not yet in cache_dir, in `workers` processes at one thread each
-    (growkit.workers: the GPT study's way, for the same reasons)."""
-    from .workers import run_all
-
-    cache = RunCache(cache_dir)
-    todo = [(r, s) for s in cfg.seeds for r in cfg.runs if cache.find(run_spec(cfg, r, s)) is None]
-    # One run of each family first: its siblings, handed out later, find its beginning.
-    firsts: dict[tuple[str | None, int], tuple[str, int]] = {}
-    for r, s in todo:
-        firsts.setdefault((family_of(r), s), (r, s))
-    leaders = [t for (family, _), t in firsts.items() if family is not None]
-    todo = leaders + [t for t in todo if t not in leaders]
-    run_all([(_train_cached, (cfg, r, s, str(cache_dir))) for r, s in todo], workers, progress)
+def jobs(cfg: MixtureConfig, options: RunOptions, runs: list[str]) -> list[Job]:
+    """The runs not yet in options.cache_dir, as growkit.runs.run_jobs takes them: one run of
+    each family first, so that its siblings, handed out later, find its beginning."""
+    child = dataclasses.replace(options, workers=1, progress=False)
+    todo = RunCache(options.cache_dir).untrained(
+        Job(spec_of(cfg, r, s), f"{r}-s{s}", train_job, (cfg, r, s, child))
+        for s in options.seeds for r in runs)
+    firsts: dict[tuple[str | None, int], Job] = {}
+    for job in todo:
+        _, run, seed, _ = job.args
+        firsts.setdefault((family_of(run), seed), job)
+    leaders = [job for (family, _), job in firsts.items() if family is not None]
+    return leaders + [job for job in todo if job not in leaders]
 
 
-def run(cfg: MixtureConfig, cache_dir: str | Path | None, progress: bool | None = None,
-        workers: int | str = 1) -> dict[str, Any]:
-    """Every run of cfg.runs for every seed of cfg.seeds (those already finished in
-    cache_dir are read, not trained), then the summary: rows, table and the records.
-    `workers` > 1 (or "auto": one per core on a CPU): the runs train first in that many
-    processes at one thread each, into cache_dir."""
-    from .workers import processes_for
-
-    count = processes_for(workers, cache_dir)  # type: ignore[arg-type]
-    if count != 1 and cache_dir is None:
-        raise SettingError("workers > 1 need a cache folder to hand the runs back through: "
-                           "pass cache_dir='runs/...' (or use workers=1).")
+def train(cfg: MixtureConfig, options: RunOptions, runs: list[str] | None = None
+          ) -> dict[str, dict[int, Record]]:
+    """Every run of `runs` (None: all) for every seed of options.seeds, by run and seed
+    (those already finished in options.cache_dir are read, not trained). With
+    options.workers > 1 (or "auto": one per core on a CPU) the runs train first in that many
+    processes at one thread each, into the cache folder."""
+    runs = list(RUNS if runs is None else runs)
+    check_runs(runs)
+    count = options.processes()
     if count != 1:
-        on = (interactive() if progress is None else progress) and distributed.is_main()
-        train_in_workers(cfg, cache_dir, count, progress=on)  # type: ignore[arg-type]
-    cache = RunCache(cache_dir, prune=cfg.prune_checkpoints)
+        run_jobs(jobs(cfg, options, runs), count, options.show_progress())
+    cache = RunCache(options.cache_dir, prune=options.prune)
     data = load_data(cfg)
-    records: dict[str, dict[int, Record]] = {r: {} for r in cfg.runs}
-    for seed in cfg.seeds:
-        for name in cfg.runs:
+    records: dict[str, dict[int, Record]] = {r: {} for r in runs}
+    for seed in options.seeds:
+        for name in runs:
             records[name][seed] = cache.get(
-                run_spec(cfg, name, seed), f"{name}-s{seed}",
+                spec_of(cfg, name, seed), f"{name}-s{seed}",
                 lambda out, stem, name=name, seed=seed: train_run(cfg, name, seed, data, out_dir=out,
-                                                                  stem=stem, progress=progress))
+                                                                  stem=stem, options=options))
+    return records
+
+
+def run(cfg: MixtureConfig, options: RunOptions | None = None, runs: list[str] | None = None, *,
+        readonly: bool = False) -> dict[str, Any]:
+    """`train`, then the summary: config, rows, table and the records, of options.seeds and
+    of every other seed already finished in the cache folder with these settings.
+    `readonly`: trains nothing, summarises the finished runs (the CLI's second step)."""
+    options = options or RunOptions()
+    runs = list(RUNS if runs is None else runs)
+    records = (load_records(cfg, options.cache_dir, options.seeds, runs) if readonly
+               else train(cfg, options, runs))
     # Seeds other processes finished into the same folder with the same settings join the
-    # summary (read, never trained here).
-    ignore = ("runs", "seeds", "checkpoint_every", "checkpoint_minutes", "prune_checkpoints")
-    # (Rank 0's list under torchrun: every rank must ask the cache for the same runs.)
-    others = distributed.broadcast(seeds_in(cache_dir, cfg.settings(), ignore))
-    for seed in sorted(set(others) - set(cfg.seeds)):
-        found = load_records(dataclasses.replace(cfg, seeds=[seed]), cache_dir)
-        for name, by_seed in found.items():
-            records[name].update(by_seed)
+    # summary (read, never trained here). (Rank 0's list under torchrun: every rank must ask
+    # the cache for the same runs.)
+    others = distributed.broadcast(seeds_in(options.cache_dir, cfg.settings()))
+    found = load_records(cfg, options.cache_dir, sorted(set(others) - set(options.seeds)), runs)
+    for name, by_seed in found.items():
+        records[name].update(by_seed)
     records = {name: dict(sorted(by_seed.items())) for name, by_seed in records.items()}
-    summary = summarise(records)
+    summary = {"config": asdict(cfg), **summarise(records)}
     summary["table"] = format_table(summary)
     summary["records"] = records
     return summary
 
 
-def load_records(cfg: MixtureConfig, cache_dir: str | Path) -> dict[str, dict[int, Record]]:
-    """The finished runs of cfg (its runs and seeds) in cache_dir, by run and seed; trains nothing."""
+def load_records(cfg: MixtureConfig, cache_dir: str | Path | None, seeds: list[int],
+                 runs: list[str] | None = None) -> dict[str, dict[int, Record]]:
+    """The finished runs of cfg (of `runs`, None: all, for `seeds`) in cache_dir, by run and
+    seed; trains nothing."""
     cache = RunCache(cache_dir)
-    found = {name: {s: cache.find(run_spec(cfg, name, s)) for s in cfg.seeds} for name in cfg.runs}
+    found = {name: {s: cache.find(spec_of(cfg, name, s)) for s in seeds} for name in runs or RUNS}
     return {name: {s: r for s, r in by_seed.items() if r is not None} for name, by_seed in found.items()}
 
 
@@ -373,7 +370,7 @@ def summarise(records: dict[str, dict[int, Record]]) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def describe(cfg: MixtureConfig, data: ImageDataset) -> str:
+def describe(cfg: MixtureConfig, data: ImageDataset, seeds: list[int] | None = None) -> str:
     """The comparison's setting in one paragraph: data, shapes, budget."""
     s = shapes(cfg, data)
     budget, _ = phase_plan(cfg, data, "scratch")
@@ -383,7 +380,7 @@ def describe(cfg: MixtureConfig, data: ImageDataset) -> str:
             f"Full-width net WRN-{s.full.depth}-{s.full.widen:g} ({full:,} params), "
             f"half-width net {half:,} params, two template members of half width "
             f"({cfg.templates} templates each). Budget {budget:.3g} FLOPs = {cfg.epochs:g} epochs of the "
-            f"full-width net; growth after {cfg.grow_fraction:.0%} of it; seeds {cfg.seeds}.")
+            f"full-width net; growth after {cfg.grow_fraction:.0%} of it; seeds {seeds or [0]}.")
 
 
 # The paper's claims (Pham et al. 2024, CIFAR-100, WRN-28-10 from WRN-28-5 members).

@@ -18,7 +18,9 @@ loss restarts at the growth step, its compute still counts every phase.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .record import Record
 
@@ -174,6 +176,18 @@ def pct(x: float | None, digits: int = 0, before_growth: bool = False) -> str:
     """A speedup as the tables print it: signed percent, or 'never' when not reached; a '*'
     marks one the small phase earned alone, before growth."""
     return "never" if x is None else f"{x:+.{digits}%}" + ("*" if before_growth else "")
+
+
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Columns aligned under their headers: the first left, the others right. Floats are
+    printed as given: format them first."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(len(headers))]
+    lines = []
+    for r in cells:
+        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
 
 
 # ---- the paper's growth-timing guideline, and its reference numbers --------------------------

@@ -25,17 +25,17 @@ compute of its own (G_learn trains a map) has it taken out of the steps after gr
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import hashlib
-import json
 import math
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm  # a text line, as train.progress_bar's
 
 from . import distributed
 from .checkpoint import load_checkpoint
@@ -43,12 +43,13 @@ from .data import load_text
 from .device import auto_device, choose
 from .gpt import GPT, GPTConfig
 from .grow import Operator, resolve
+from .grow.depth import layer_order
 from .grow.width import narrowed_config
 from .record import Record, json_safe
-from .resume import Checkpointing
-from .settings import SettingError, at_least, check_types, positive, require, within
-from .speedup import pct, speedup
-from .train import TrainConfig, Trainer, interactive, seeded
+from .runs import Job, NotCached, RunCache, RunOptions, run_jobs, run_spec, seeds_in
+from .settings import SettingError, at_least, check_types, positive, within
+from .speedup import pct, speedup, text_table
+from .train import TrainConfig, Trainer, seeded
 
 # ---- settings ---------------------------------------------------------------------------------
 
@@ -76,39 +77,22 @@ class StudyConfig:
     learn_steps: int = 100  # G_learn's map-training steps (the paper's code trains 100)
     evals: int = 30  # evaluations per run (spread over phases by their share of steps)
     eval_batches: int = 8
-    seeds: list[int] = field(default_factory=lambda: [0])
-    # Resumable checkpoints (they change no number): every `checkpoint_every` steps, or
-    # None: every `checkpoint_minutes` of training; and at every phase boundary and growth.
-    checkpoint_every: int | None = None
-    checkpoint_minutes: float = 3.0
-    # Once a run has finished, keep only its final checkpoint (the resumable one always goes).
-    prune_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         check_types(self)
         at_least(self, 1, "n_embd", "n_head", "small_layers", "block_size", "batch_size",
-                 "learn_steps", "evals", "eval_batches", "checkpoint_every")
+                 "learn_steps", "evals", "eval_batches")
         at_least(self, 2, "factor")
         at_least(self, 0, "warmup", "warmup_after_growth")
         positive(self, "tokens_per_param", fix=40.0)
         positive(self, "lr_small", "lr_big", "lr_after_growth", fix=1e-2)
-        positive(self, "checkpoint_minutes", fix=3.0)
         within(self, "grow_fraction", 0, 1, 0.05, open_lo=True, open_hi=True)
         within(self, "min_lr_ratio", 0, 1, 0.1)
-        require(self, "seeds", len(self.seeds) > 0, "a non-empty list of seeds", [0])
         self.model_config(self.small_layers, 96)  # the width and heads make a valid GPT
 
     def model_config(self, n_layer: int, vocab_size: int) -> GPTConfig:
         return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=n_layer,
                          n_head=self.n_head, n_embd=self.n_embd)
-
-    def settings(self) -> dict[str, Any]:
-        """What determines a run's result (the seed list and checkpointing do not)."""
-        return {k: v for k, v in asdict(self).items() if k not in NOT_SETTINGS}
-
-
-# Fields of a study's config that change no run's numbers.
-NOT_SETTINGS = ("seeds", "checkpoint_every", "checkpoint_minutes", "prune_checkpoints")
 
 
 def rates_for_width(n_embd: int) -> dict[str, float]:
@@ -300,141 +284,6 @@ def same_shape(a: GPTConfig, b: GPTConfig) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in SHAPE)
 
 
-# ---- finished runs, cached --------------------------------------------------------------------
-
-CACHE_VERSION = 2
-
-
-class NotCached(LookupError):
-    """A read-only RunCache was asked for a run it does not hold."""
-
-
-class RunCache:
-    """Finished runs in one folder, one JSON record per run, named by a hash of everything
-    that determines it (`spec`), so runs of any number of configurations share a folder
-    without overwriting each other. A run in progress writes its record (after every
-    evaluation), its checkpoints and a resumable checkpoint under the same name; only a
-    finished record, which carries its spec, is reused, and an interrupted run resumes from
-    its resumable checkpoint. A lock per run (<key>.lock) makes a second process asking for
-    a run another one is training wait and then read the finished record, so seeds can run
-    in parallel processes into one folder. Delete the folder to retrain. The MixtureGrowth
-    study shares it. `readonly`: find finished runs only (get raises NotCached). `prune`:
-    once a run has finished keep only its final phase's checkpoint.
-
-    Under torchrun every rank asks for the same runs in the same order and trains each one
-    together; rank 0 alone looks in the folder, holds the lock and writes, and shares what
-    it found, so the ranks never disagree on whether a run is there (another process may
-    finish one between two ranks' looks)."""
-
-    def __init__(self, folder: str | Path | None, *, readonly: bool = False,
-                 prune: bool = False) -> None:
-        self.folder = Path(folder) if folder is not None else None
-        self.readonly = readonly
-        self.prune = prune
-
-    @staticmethod
-    def key(spec: dict[str, Any]) -> str:
-        text = json.dumps({**spec, "version": CACHE_VERSION}, sort_keys=True, default=str)
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-    def file(self, spec: dict[str, Any], suffix: str) -> Path | None:
-        """A file the run of `spec` wrote, e.g. suffix "phase1.pt" (its last checkpoint of a
-        grown run); None without a folder or if there is none."""
-        path = None if self.folder is None else self.folder / f"{self.key(spec)}.{suffix}"
-        return path if path is not None and path.exists() else None
-
-    def find(self, spec: dict[str, Any]) -> Record | None:
-        """The finished record of `spec`, or None."""
-        if self.folder is None:
-            return None
-        path = self.folder / f"{self.key(json_safe(spec))}.json"
-        if not path.exists():
-            return None
-        record = Record.load(path)
-        return record if "cache_spec" in record.meta else None
-
-    def get(self, spec: dict[str, Any], name: str, train: Callable[[Path | None, str], Record],
-            *, prune: bool | None = None) -> Record:
-        """The finished record of `spec` under `name`, trained by `train(out_dir, stem)` first
-        if there is none; `train` writes its progress to out_dir/stem.json (and resumes from
-        out_dir/stem.resume.pt). `prune`: keep only the final phase's checkpoint once done
-        (None: the cache's setting)."""
-        spec = json_safe(spec)
-        record = self._found(spec)
-        if record is None:
-            if self.readonly:
-                raise NotCached(name)
-            record = self._train_locked(spec, name, train, self.prune if prune is None else prune)
-        record.name = name  # the same run may be asked for under another name
-        return record
-
-    def _found(self, spec: dict[str, Any]) -> Record | None:
-        """find(spec) as rank 0 sees it, on every rank (one process: find(spec))."""
-        return distributed.on_main(lambda: self.find(spec))
-
-    def _train_locked(self, spec: dict[str, Any], name: str,
-                      train: Callable[[Path | None, str], Record], prune: bool) -> Record:
-        key = self.key(spec)
-        if self.folder is None:
-            return self._finish(train(None, key), spec, key, prune)
-        if not distributed.is_main():
-            # Rank 0 takes the lock and looks again (another process may have finished the
-            # run while it waited); the others follow its finding, train alongside it into
-            # the folder (the Trainer writes nothing off rank 0) and wait for its writes.
-            record = self._found(spec)
-            if record is None:
-                record = self._finish(train(self.folder, key), spec, key, prune)
-                distributed.barrier()
-            return record
-        from filelock import FileLock, Timeout
-
-        created = not self.folder.exists()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        lock: FileLock | None = FileLock(str(self.folder / f"{key}.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            print(f"{name}: another process is training this run ({lock.lock_file}); waiting "
-                  "for it to finish, then reading its record.", flush=True)
-            lock.acquire()
-        except NotImplementedError:  # a file system without locks (some network mounts)
-            print(f"note: {self.folder} cannot hold file locks: do not run two processes that "
-                  "train the same run into it at once.", flush=True)
-            lock = None
-        try:
-            record = self._found(spec)  # finished by the process we waited for
-            if record is None:
-                # Temporary files of a write that a kill cut short (this run's, and the lock
-                # says no one else is writing them).
-                for tmp in self.folder.glob(f".{key}.*.tmp"):
-                    tmp.unlink(missing_ok=True)
-                record = self._finish(train(self.folder, key), spec, key, prune)
-                distributed.barrier()  # the other ranks see the finished record from here on
-        except LookupError:
-            # A caller that only reads (e.g. the explorer) refused to train: leave no trace.
-            if lock is not None and not list(self.folder.glob(f"{key}.*[!k]")):
-                Path(lock.lock_file).unlink(missing_ok=True)
-                if created and not any(self.folder.iterdir()):
-                    self.folder.rmdir()
-            raise
-        finally:
-            if lock is not None:
-                lock.release()
-        return record
-
-    def _finish(self, record: Record, spec: dict[str, Any], key: str, prune: bool) -> Record:
-        record.meta["cache_spec"] = spec
-        if self.folder is not None and distributed.is_main():
-            record.save(self.folder / f"{key}.json")
-            (self.folder / f"{key}.resume.pt").unlink(missing_ok=True)
-            if prune:
-                final = f"{key}.phase{len(record.phases) - 1}.pt"
-                for path in self.folder.glob(f"{key}.phase*.pt"):
-                    if path.name != final:
-                        path.unlink(missing_ok=True)
-        return record
-
-
 # ---- one variant's numbers --------------------------------------------------------------------
 
 
@@ -492,18 +341,6 @@ def best(rows: Iterable[Row]) -> Row | None:
     return max(reached, key=lambda r: r.speedup_flops or 0.0, default=None)
 
 
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Columns aligned under their headers: the first left, the others right. Floats are
-    printed as given: format them first."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(len(headers))]
-    lines = []
-    for r in cells:
-        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
-
-
 # ---- the study --------------------------------------------------------------------------------
 
 OnEval = Callable[[Record], None]
@@ -521,22 +358,38 @@ def fit(trainer: Trainer, on_eval: OnEval | None) -> None:
         on_eval(trainer.record)
 
 
+@dataclass
+class GrownPlan:
+    """What a grown run trains: the small model, the growth point, each phase's config."""
+
+    small: GPTConfig
+    fraction: float
+    before: TrainConfig
+    after: TrainConfig
+
+
 class Study:
     """One target trained from scratch, and any number of ways of growing into it, all on
     the target's FLOPs budget, for one seed.
 
-    Finished runs are cached in `cache_dir` (see RunCache), so a notebook run twice, or a
-    later notebook needing the same scratch run, trains nothing again.
+    Finished runs are cached in `cache_dir` (see growkit.runs.RunCache), so a notebook run
+    twice, or a later notebook needing the same scratch run, trains nothing again. How the
+    runs are run (folder, progress, workers, checkpoints) is `options`
+    (growkit.runs.RunOptions; `cache_dir` and `progress` may be given alone); none of it
+    changes a number. `readonly`: read finished runs only (NotCached for any other).
     """
 
     def __init__(self, cfg: StudyConfig, seed: int = 0, *, progress: bool | None = None,
                  cache_dir: str | Path | None = None, preset: str | None = None,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, options: RunOptions | None = None) -> None:
+        if options is not None and (progress is not None or cache_dir is not None):
+            raise TypeError("Study: give cache_dir and progress inside options=RunOptions(...), "
+                            "or options=None.")
         self.cfg = cfg
         self.seed = seed
-        self.progress = progress
+        self.options = options or RunOptions(cache_dir=cache_dir, progress=progress)
         self.preset = preset
-        self.cache = RunCache(cache_dir, readonly=readonly, prune=cfg.prune_checkpoints)
+        self.cache = RunCache(self.options.cache_dir, readonly=readonly, prune=self.options.prune)
         self.data = load_text(cfg.corpus)
         p = plan(cfg, self.data.vocab_size)
         self.budget_flops = p.budget_flops
@@ -547,23 +400,30 @@ class Study:
 
     @classmethod
     def from_preset(cls, name: str = "auto", *, seed: int = 0, progress: bool | None = None,
-                    cache_dir: str | Path | None = None, **overrides: Any) -> Study:
+                    cache_dir: str | Path | None = None, options: RunOptions | None = None,
+                    **overrides: Any) -> Study:
         """The study of a named preset ('auto': from the hardware) with `overrides`."""
         chosen = pick_preset(name)
         return cls(preset(chosen, **overrides), seed, progress=progress, cache_dir=cache_dir,
-                   preset=chosen)
+                   preset=chosen, options=options)
 
-    def workers_for(self, workers: int | str) -> int:
-        """How many processes `run(..., workers)` trains in ("auto" without a cache folder: 1)."""
-        from .workers import processes_for
+    @property
+    def progress(self) -> bool | None:
+        return self.options.progress
 
-        return processes_for(workers, self.cache.folder)  # type: ignore[arg-type]
+    def reader(self) -> Study:
+        """This study reading its cache folder only: a run not finished there raises
+        growkit.runs.NotCached instead of training (e.g. the explorer, showing what is there).
+        The two share their finished runs: what the reader finds, this study has too."""
+        reader = copy.copy(self)  # the same dicts of runs, the same data
+        reader.cache = RunCache(self.options.cache_dir, readonly=True)
+        return reader
 
-    def describe(self, workers: int | str = 1) -> str:
-        """The setting in one paragraph; `workers` as `run` is given it (the threads per run)."""
+    def describe(self, workers: int | str | None = None) -> str:
+        """The setting in one paragraph; `workers` as `run` is given it (None: the options')."""
         n = sized(self.target).n_params()
         tokens = self.budget_flops / sized(self.target).flops_per_token(self.cfg.block_size)
-        count = self.workers_for(workers)
+        count = self.options.processes(workers)
         threads = (f"{torch.get_num_threads()} thread(s) per run" if count == 1 else
                    f"1 thread per run, up to {count} runs at once")
         return (f"preset {self.preset or '?'} on {auto_device().type} at {threads}, seed {self.seed}: target "
@@ -572,24 +432,23 @@ class Study:
                 f"{self.cfg.grow_fraction:.0%} of the budget unless a variant says otherwise.")
 
     # ---- the variants a lesson asks for -------------------------------------------------------
+    def variant(self, op: str, dim: str, factor: float, grow_fraction: float | None = None
+                ) -> Variant:
+        """A Variant with this study's operator options (G_learn trains its map for the
+        config's learn_steps); `grow_fraction` None: the config's."""
+        options = {"steps": self.cfg.learn_steps} if resolve(op, dim, GPT).needs_data else {}
+        return Variant(op, dim, factor, grow_fraction, options=options)
+
     def operators(self, dim: str, factor: float) -> list[Variant]:
         """The paper's four atomic operators in one direction (G_direct is G_stack in depth)."""
         first = "stack" if dim == "depth" else "direct"
-        return [self._variant(op, dim, factor) for op in (first, "zero", "random", "learn")]
-
-    def _variant(self, op: str, dim: str, factor: float, grow_fraction: float | None = None
-                 ) -> Variant:
-        # An operator that trains on data (G_learn) trains for the config's learn_steps.
-        options = {"steps": self.cfg.learn_steps} if resolve(op, dim, GPT).needs_data else {}
-        return Variant(op, dim, factor, grow_fraction, options=options)
+        return [self.variant(op, dim, factor) for op in (first, "zero", "random", "learn")]
 
     def stacking_ablation(self) -> list[Variant]:
         """Whole-model stacking against interpolation and partial stacking (bottom, middle,
         top), all at one factor. They differ only for a small model of two or more blocks, so
         the factor is the largest that leaves at least two (layer orders that coincide at that
         size are listed once)."""
-        from .grow.depth import layer_order
-
         target_layers = self.target.n_layer
         factors = [g for g in range(target_layers // 2, 1, -1) if target_layers % g == 0]
         if not factors:
@@ -612,7 +471,7 @@ class Study:
         """Growth timing x growth factor; factors the target cannot take are skipped."""
         ok = valid_factors(self.cfg, dim, self.data.vocab_size)
         fractions = list(fractions)
-        return [self._variant(op, dim, g, f) for g in factors if g in ok for f in fractions]
+        return [self.variant(op, dim, g, f) for g in factors if g in ok for f in fractions]
 
     # ---- sizes and learning rates -------------------------------------------------------------
     def flops_per_step(self, model_cfg: GPTConfig) -> float:
@@ -641,20 +500,64 @@ class Study:
     def small_of(self, variant: Variant) -> GPTConfig:
         return small_config(self.target, variant.dim, variant.factor)
 
-    def _spec(self, **spec: Any) -> dict[str, Any]:
-        spec = {**spec, "corpus": self.cfg.corpus, "seed": self.seed, "device": auto_device().type}
-        if distributed.world_size() > 1:
-            # Its own hash: its numbers differ from one process's in the last digits. (Not
-            # there for one process, so the runs of every earlier cache keep their names.)
-            spec["world_size"] = distributed.world_size()
-        return spec
+    # ---- what each run is (its name and spec: the cache's key) --------------------------------
+    def alone_name(self, model_cfg: GPTConfig) -> str:
+        return "scratch" if same_shape(model_cfg, self.target) else f"{model_name(model_cfg)} alone"
+
+    def alone_config(self, model_cfg: GPTConfig, lr: float | None = None) -> TrainConfig:
+        """`model_cfg` alone on the whole budget (lr: its lr_for by default)."""
+        lr = self.lr_for(model_cfg) if lr is None else lr
+        steps = max(1, round(self.budget_flops / self.flops_per_step(model_cfg)))
+        return train_config(self.cfg, steps, lr, self.cfg.warmup, self.seed, self.cfg.evals)
+
+    def alone_spec(self, model_cfg: GPTConfig, tc: TrainConfig) -> dict[str, Any]:
+        return run_spec(kind="alone", model=model_cfg.to_dict(), train=asdict(tc),
+                        corpus=self.cfg.corpus, seed=self.seed)
+
+    def grown_plan(self, variant: Variant) -> GrownPlan:
+        """The grown run's phases: the small model for its share of the budget, the target
+        for the rest (less what the operator spends itself: one budget)."""
+        cfg, small, operator = self.cfg, self.small_of(variant), variant.operator
+        fraction = cfg.grow_fraction if variant.grow_fraction is None else variant.grow_fraction
+        if not 0 < fraction < 1:
+            raise ValueError(f"grow_fraction must be in (0, 1), got {fraction}.")
+        # An operator's own compute (G_learn trains its map through the target model) is
+        # charged to the ledger, so it is taken out of the steps after growth.
+        own_flops = 0.0
+        if operator.extra_tokens is not None:
+            tokens = operator.extra_tokens(dict(variant.options), cfg.batch_size, cfg.block_size)
+            own_flops = sized(self.target).flops_per_token(cfg.block_size) * tokens
+        before = max(1, round(fraction * self.budget_flops / self.flops_per_step(small)))
+        after = max(1, round(((1 - fraction) * self.budget_flops - own_flops)
+                             / self.flops_per_step(self.target)))
+        tc, after_tc = growth_phase_configs(cfg, before, after, seed=self.seed,
+                                            lr_small=self.lr_for(small))
+        return GrownPlan(small, fraction, tc, after_tc)
+
+    def grown_spec(self, variant: Variant, p: GrownPlan) -> dict[str, Any]:
+        return run_spec(kind="grown", small=p.small.to_dict(), before=asdict(p.before),
+                        after=asdict(p.after), op=variant.operator.name, dim=variant.dim,
+                        factor=variant.factor, options=dict(variant.options),
+                        fresh_optimizer=self.cfg.fresh_optimizer, corpus=self.cfg.corpus, seed=self.seed)
+
+    def jobs(self, variants: Iterable[Variant]) -> list[Job]:
+        """Every run `variants` need, once each, as growkit.runs.run_jobs takes them: scratch,
+        each small model alone, each grown run."""
+        child = dataclasses.replace(self.options, workers=1, progress=False)
+        args = (self.cfg, self.seed, self.preset, child)
+        target = self.alone_spec(self.target, self.alone_config(self.target))
+        out = {RunCache.key(target): Job(target, "scratch", train_job, (*args, "scratch", None))}
+        for v in variants:
+            small = self.small_of(v)
+            spec = self.alone_spec(small, self.alone_config(small))
+            out.setdefault(RunCache.key(spec), Job(spec, self.alone_name(small), train_job,
+                                                   (*args, "alone", v)))
+        for v in variants:
+            spec = self.grown_spec(v, self.grown_plan(v))
+            out.setdefault(RunCache.key(spec), Job(spec, v.name, train_job, (*args, "grown", v)))
+        return list(out.values())
 
     # ---- the runs -----------------------------------------------------------------------------
-    def checkpointing(self, stem: str) -> Checkpointing:
-        """The Trainer's checkpoint settings for the run saved under `stem`."""
-        return Checkpointing(stem=stem, every=self.cfg.checkpoint_every,
-                             minutes=self.cfg.checkpoint_minutes)
-
     @property
     def scratch(self) -> Record:
         """The target from random initialisation, on the whole budget (lr_big)."""
@@ -666,25 +569,21 @@ class Study:
     def train_alone(self, model_cfg: GPTConfig, lr: float | None = None,
                     on_eval: OnEval | None = None) -> Record:
         """`model_cfg` trained alone on the whole budget; the target's run is named 'scratch'."""
-        name = "scratch" if same_shape(model_cfg, self.target) else f"{model_name(model_cfg)} alone"
+        name = self.alone_name(model_cfg)
         if name in self.alone:
             return self.alone[name]
-        cfg = self.cfg
-        lr = self.lr_for(model_cfg) if lr is None else lr
-        steps = max(1, round(self.budget_flops / self.flops_per_step(model_cfg)))
-        tc = train_config(cfg, steps, lr, cfg.warmup, self.seed, cfg.evals)
+        tc = self.alone_config(model_cfg, lr)
 
         def train(out_dir: Path | None, stem: str) -> Record:
             trainer = Trainer(seeded(self.seed, lambda: GPT(model_cfg)), self.data, tc, name=name,
                               progress=self.progress, out_dir=out_dir,
-                              checkpointing=self.checkpointing(stem))
+                              checkpointing=self.options.checkpointing(stem))
             fit(trainer, on_eval)
             trainer.record.meta.update(run="scratch" if name == "scratch" else "alone",
-                                       budget_flops=self.budget_flops, study=asdict(cfg))
+                                       budget_flops=self.budget_flops, study=asdict(self.cfg))
             return trainer.record
 
-        spec = self._spec(kind="alone", model=model_cfg.to_dict(), train=asdict(tc))
-        self.alone[name] = self.cache.get(spec, name, train)
+        self.alone[name] = self.cache.get(self.alone_spec(model_cfg, tc), name, train)
         return self.alone[name]
 
     def add(self, variant: Variant, on_eval: OnEval | None = None) -> Record:
@@ -697,45 +596,27 @@ class Study:
     def train_grown(self, variant: Variant, on_eval: OnEval | None = None) -> Record:
         """The grown run of `variant` alone (`add` trains its references first). Its small
         phase trains from its own initialisation, so no run waits for another: a study's runs
-        can train in parallel processes (growkit.workers)."""
+        can train in parallel processes (growkit.runs.run_jobs)."""
         name = variant.name
         if name in self.grown:
             return self.grown[name]
-        cfg, small, operator = self.cfg, self.small_of(variant), variant.operator
-        fraction = cfg.grow_fraction if variant.grow_fraction is None else variant.grow_fraction
-        if not 0 < fraction < 1:
-            raise ValueError(f"grow_fraction must be in (0, 1), got {fraction}.")
-        options = dict(variant.options)
-        # An operator's own compute (G_learn trains its map through the target model) is
-        # charged to the ledger, so it is taken out of the steps after growth: one budget.
-        own_flops = 0.0
-        if operator.extra_tokens is not None:
-            tokens = operator.extra_tokens(options, cfg.batch_size, cfg.block_size)
-            own_flops = sized(self.target).flops_per_token(cfg.block_size) * tokens
-        before = max(1, round(fraction * self.budget_flops / self.flops_per_step(small)))
-        after = max(1, round(((1 - fraction) * self.budget_flops - own_flops)
-                             / self.flops_per_step(self.target)))
-        tc, after_tc = growth_phase_configs(cfg, before, after, seed=self.seed,
-                                            lr_small=self.lr_for(small))
+        p = self.grown_plan(variant)
 
         def train(out_dir: Path | None, stem: str) -> Record:
-            trainer = Trainer(seeded(self.seed, lambda: GPT(small)), self.data, tc, name=name,
+            trainer = Trainer(seeded(self.seed, lambda: GPT(p.small)), self.data, p.before, name=name,
                               progress=self.progress, out_dir=out_dir,
-                              checkpointing=self.checkpointing(stem))
+                              checkpointing=self.options.checkpointing(stem))
             fit(trainer, on_eval)
-            model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=after_tc,
-                                 fresh_optimizer=cfg.fresh_optimizer, **options)
+            model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=p.after,
+                                 fresh_optimizer=self.cfg.fresh_optimizer, **dict(variant.options))
             if not same_shape(model.config, self.target):
                 raise RuntimeError(f"{name} grew into {model.config}, not the target {self.target}.")
             fit(trainer, on_eval)
-            trainer.record.meta.update(run="grown", variant=asdict(variant), grow_fraction=fraction,
-                                       budget_flops=self.budget_flops, study=asdict(cfg))
+            trainer.record.meta.update(run="grown", variant=asdict(variant), grow_fraction=p.fraction,
+                                       budget_flops=self.budget_flops, study=asdict(self.cfg))
             return trainer.record
 
-        spec = self._spec(kind="grown", small=small.to_dict(), before=asdict(tc), after=asdict(after_tc),
-                          op=operator.name, dim=variant.dim, factor=variant.factor, options=options,
-                          fresh_optimizer=cfg.fresh_optimizer)
-        self.grown[name] = self.cache.get(spec, name, train)
+        self.grown[name] = self.cache.get(self.grown_spec(variant, p), name, train)
         self.variants[name] = variant
         return self.grown[name]
 
@@ -750,23 +631,14 @@ class Study:
         assert isinstance(model, GPT)
         return model
 
-    def run(self, variants: Iterable[Variant], workers: int | str = 1) -> list[Row]:
+    def run(self, variants: Iterable[Variant], workers: int | str | None = None) -> list[Row]:
         """Train every variant (one progress line over the runs); returns their rows. With
-        `workers` > 1 (and a cache folder) the runs train first in that many processes at one
-        thread each (growkit.workers: faster and steadier on a busy CPU, other numbers than
-        torch's default thread count gives). "auto": one process per core on a CPU (1 on a
-        GPU, or without a cache folder)."""
-        from tqdm import tqdm  # a text line, as train.progress_bar's
-
-        from .workers import train_in_workers
-
+        `workers` > 1 (None: the options'; a cache folder needed) the runs train first in that
+        many processes at one thread each (growkit.runs: faster and steadier on a busy CPU,
+        other numbers than torch's default thread count gives). "auto": one process per core
+        on a CPU (1 on a GPU, or without a cache folder)."""
         variants = list(variants)
-        on = (interactive() if self.progress is None else self.progress) and distributed.is_main()
-        count = self.workers_for(workers)  # the workers hand their runs back through the cache folder
-        if count != 1:
-            train_in_workers(self, variants, count, progress=on)
-        for v in tqdm(variants, desc="runs", disable=not on, leave=False):
-            self.add(v)
+        train_runs([self], variants, workers)
         return [self.row(v) for v in variants]
 
     # ---- numbers ------------------------------------------------------------------------------
@@ -807,7 +679,7 @@ class Study:
         scratch = self.alone.get("scratch")
         return json_safe({
             "preset": self.preset, "seed": self.seed, "device": auto_device().type,
-            "config": self.cfg.settings(), "budget_flops": self.budget_flops,
+            "config": asdict(self.cfg), "budget_flops": self.budget_flops,
             "target": {"name": model_name(self.target), "params": sized(self.target).n_params()},
             "scratch": None if scratch is None else run_numbers(scratch),
             "alone": {name: run_numbers(r) for name, r in self.alone.items()},
@@ -894,76 +766,125 @@ def checked_variant(cfg: StudyConfig) -> Variant:
     return variant
 
 
-def compare(cfg: StudyConfig, cache_dir: str | Path | None, progress: bool | None = None,
-            workers: int = 1) -> dict[str, Any]:
-    """Scratch, the default variant (cfg.op in depth by cfg.factor) and its small model
-    alone, for every seed in cfg.seeds: per-seed rows, means, a table and the records.
-    `workers` > 1: every seed's runs train first in that many 1-thread processes."""
-    variant = checked_variant(cfg)
-    studies = {s: Study(cfg, s, progress=progress, cache_dir=cache_dir) for s in cfg.seeds}
-    if workers != 1:  # train_in_workers checks the count
-        from .workers import train_in_workers
+def train_runs(studies: list[Study], variants: list[Variant], workers: int | str | None = None) -> None:
+    """Train the runs `variants` need for every study (one per seed, sharing one folder):
+    with `workers` > 1 (None: the first study's options) in that many one-thread processes
+    (growkit.runs.run_jobs; runs already in the folder are not handed out), then read here;
+    else here, one progress line over the runs per study."""
+    options = studies[0].options
+    count = options.processes(workers)
+    on = options.show_progress()
+    if count != 1:
+        jobs = [job for study in studies for job in study.jobs(variants)]
+        run_jobs(RunCache(options.cache_dir).untrained(jobs), count, on)
+    for study in studies:
+        for v in tqdm(variants, desc="runs", disable=not on, leave=False):
+            study.add(v)
 
-        train_in_workers(list(studies.values()), [variant], workers)
-    rows = {s: study.run([variant])[0] for s, study in studies.items()}
+
+@dataclass
+class SeedResult:
+    """One seed of `compare`: the default variant's row beside its scratch run."""
+
+    seed: int
+    row: Row
+    scratch_val_loss: float
+    scratch_tokens_per_param: float
+
+    @property
+    def target_beats_small(self) -> bool:
+        return self.scratch_val_loss < self.row.small_val_loss
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "scratch_val_loss": self.scratch_val_loss, **self.row.to_dict(),
+                "scratch_tokens_per_param": self.scratch_tokens_per_param,
+                "target_beats_small": self.target_beats_small}
+
+
+MEAN_KEYS = ("scratch_val_loss", "val_loss", "small_val_loss", "speedup_flops", "speedup_tokens")
+
+
+@dataclass
+class Comparison:
+    """`compare`'s result: scratch, the default variant and its small model alone, per seed,
+    with their means; `to_json()` is the CLI's summary.json."""
+
+    config: dict[str, Any]
+    per_seed: list[SeedResult]
+    records: dict[int, list[Record]]  # seed -> [scratch, grown, small alone]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [p.seed for p in self.per_seed]
+
+    @property
+    def mean(self) -> dict[str, float | None]:
+        rows = [p.to_dict() for p in self.per_seed]
+        return {k: statistics.fmean(v) if (v := [p[k] for p in rows if p[k] is not None]) else None
+                for k in MEAN_KEYS}
+
+    @property
+    def threads(self) -> list[int]:
+        # On a CPU the thread count is part of what a number means (sums split differently).
+        return sorted({r.meta["threads"] for recs in self.records.values() for r in recs
+                       if "threads" in r.meta})
+
+    @property
+    def table(self) -> str:
+        return compare_table(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return json_safe({"config": self.config, "seeds": self.seeds,
+                          "per_seed": [p.to_dict() for p in self.per_seed], "mean": self.mean,
+                          "threads": self.threads, "table": self.table})
+
+
+def train(cfg: StudyConfig, options: RunOptions) -> dict[int, Study]:
+    """Train scratch, the default variant and its small model alone for every seed of
+    options.seeds (runs already in options.cache_dir are read, not trained)."""
+    variant = checked_variant(cfg)
+    studies = {s: Study(cfg, s, options=options) for s in options.seeds}
+    train_runs(list(studies.values()), [variant])
+    return studies
+
+
+def compare(cfg: StudyConfig, options: RunOptions | None = None, *, readonly: bool = False
+            ) -> Comparison:
+    """Scratch, the default variant (cfg.op in depth by cfg.factor) and its small model
+    alone, for every seed of options.seeds, trained first (`train`; `readonly`: trains
+    nothing, reads the finished runs in options.cache_dir), and for every other seed already
+    finished there with these settings."""
+    options = options or RunOptions()
+    variant = checked_variant(cfg)
+    studies = ({s: Study(cfg, s, options=options, readonly=True) for s in options.seeds}
+               if readonly else train(cfg, options))
     # Seeds other processes finished into the same folder with the same settings join the
     # summary (read, never trained here): one process per seed still gives one summary.
     # (Rank 0's list under torchrun: every rank must ask the cache for the same runs.)
-    others = distributed.broadcast(seeds_in(cache_dir, cfg.settings()))
+    others = distributed.broadcast(seeds_in(options.cache_dir, asdict(cfg)))
     for s in sorted(set(others) - set(studies)):
-        other = Study(cfg, s, progress=False, cache_dir=cache_dir, readonly=True)
+        other = Study(cfg, s, options=options, readonly=True)
         try:
-            rows[s] = other.run([variant])[0]
+            other.add(variant)
         except NotCached:
             continue  # still training elsewhere
         studies[s] = other
-    rows = dict(sorted(rows.items()))
-    per_seed = []
-    for s, r in rows.items():
-        scratch = studies[s].scratch
-        per_seed.append({"seed": s, "scratch_val_loss": scratch.final_val_loss, **r.to_dict(),
-                         "scratch_tokens_per_param": scratch.tokens_per_param,
-                         "target_beats_small": scratch.final_val_loss < r.small_val_loss})
-    keys = ("scratch_val_loss", "val_loss", "small_val_loss", "speedup_flops", "speedup_tokens")
-    mean = {k: statistics.fmean(v) if (v := [p[k] for p in per_seed if p[k] is not None]) else None
-            for k in keys}
-    records = {s: [st.scratch, st.add(variant), st.small_alone(variant)] for s, st in studies.items()}
-    # On a CPU the thread count is part of what a number means (sums split differently).
-    threads = sorted({r.meta["threads"] for recs in records.values() for r in recs if "threads" in r.meta})
-    summary = {"config": cfg.settings(), "seeds": list(rows), "per_seed": per_seed, "mean": mean,
-               "threads": threads}
-    summary["table"] = compare_table(summary)
-    summary["records"] = records
-    return summary
+    per_seed, records = [], {}
+    for s, study in sorted(studies.items()):
+        scratch = study.scratch
+        per_seed.append(SeedResult(s, study.row(variant), scratch.final_val_loss, scratch.tokens_per_param))
+        records[s] = [scratch, study.add(variant), study.small_alone(variant)]
+    return Comparison(asdict(cfg), per_seed, records)
 
 
-def seeds_in(cache_dir: str | Path | None, settings: dict[str, Any],
-             ignore: Iterable[str] = NOT_SETTINGS) -> list[int]:
-    """Seeds with a finished run of these `settings` in cache_dir (read off the records'
-    meta: the study config they ran, fields in `ignore` left out, and their spec's seed)."""
-    if cache_dir is None or not Path(cache_dir).is_dir():
-        return []
-    want, ignore = json_safe(settings), set(ignore)
-    found = set()
-    for path in Path(cache_dir).glob("*.json"):
-        try:
-            meta = Record.load(path).meta
-        except (OSError, ValueError):
-            continue  # not a record: not this summary's
-        spec, used = meta.get("cache_spec") or {}, meta.get("study") or {}
-        if "seed" in spec and {k: v for k, v in used.items() if k not in ignore} == want:
-            found.add(spec["seed"])
-    return sorted(found)
-
-
-def compare_table(summary: dict[str, Any]) -> str:
+def compare_table(result: Comparison) -> str:
     """Per seed: the three runs' final losses, the speedup, tokens per parameter; a verdict."""
-    rows = summary["per_seed"]
+    rows = [p.to_dict() for p in result.per_seed]
     body = [[p["seed"], f"{p['scratch_val_loss']:.4f}", f"{p['val_loss']:.4f}", f"{p['small_val_loss']:.4f}",
              pct(p["speedup_flops"], 1, p["reached_before_growth"]), pct(p["speedup_tokens"], 1),
              f"{p['scratch_tokens_per_param']:.0f}/{p['tokens_per_param']:.0f}/{p['small_tokens_per_param']:.0f}"]
             for p in rows]
-    m = summary["mean"]
+    m = result.mean
     if len(rows) > 1:
         body.append(["mean", f"{m['scratch_val_loss']:.4f}", f"{m['val_loss']:.4f}",
                      f"{m['small_val_loss']:.4f}", pct(m["speedup_flops"], 1), pct(m["speedup_tokens"], 1), ""])
@@ -984,6 +905,19 @@ def compare_table(summary: dict[str, Any]) -> str:
     if not all(p["target_beats_small"] for p in rows):
         lines.append("The target model does not deserve its size at this budget: a speedup over scratch "
                      "says little here. Raise tokens_per_param.")
-    if summary.get("threads"):
-        lines.append(f"trained at {' and '.join(map(str, summary['threads']))} thread(s) per run.")
+    if result.threads:
+        lines.append(f"trained at {' and '.join(map(str, result.threads))} thread(s) per run.")
     return "\n".join(lines)
+
+
+def train_job(cfg: StudyConfig, seed: int, preset: str | None, options: RunOptions, kind: str,
+              variant: Variant | None) -> None:
+    """One run of a Study into options.cache_dir (what a worker process does with a Job):
+    the same Study built again, asked for the one run."""
+    study = Study(cfg, seed, preset=preset, options=options)
+    if kind == "scratch":
+        study.train_alone(study.target)
+    elif kind == "alone":
+        study.small_alone(variant)  # type: ignore[arg-type]
+    else:
+        study.train_grown(variant)  # type: ignore[arg-type]

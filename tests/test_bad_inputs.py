@@ -4,6 +4,7 @@ phrase the message must contain. Config rows also check that the fix a message s
 
 import ast
 import re
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from growkit.device import Runtime
 from growkit.grow import grow
 from growkit.mixture_study import MixtureConfig
 from growkit.record import Record, RecordError
+from growkit.runs import RunOptions
 from growkit.settings import SettingError, parse_setting
 from growkit.speedup import speedup
 from growkit.study import StudyConfig
@@ -59,15 +61,15 @@ CONFIGS = [
     (StudyConfig, dict(min_lr_ratio=1.5), SettingError, "min_lr_ratio must be in [0, 1]"),
     (StudyConfig, dict(fresh_optimizer="False"), SettingError, "fresh_optimizer must be a true/false"),
     (StudyConfig, dict(restart_schedule=0), SettingError, "restart_schedule must be a true/false"),
-    (StudyConfig, dict(seeds=[]), SettingError, "seeds must be a non-empty list"),
-    (StudyConfig, dict(seeds=[0.5]), SettingError, "seeds must be a list of int"),
+    (RunOptions, dict(seeds=[]), SettingError, "seeds must be a non-empty list"),
+    (RunOptions, dict(seeds=[0.5]), SettingError, "seeds must be a list of int"),
     (StudyConfig, dict(n_embd=30), SettingError, "multiple of 2 * n_head"),
-    (StudyConfig, dict(checkpoint_every=0), SettingError, "checkpoint_every must be >= 1"),
+    (RunOptions, dict(checkpoint_every=0), SettingError, "checkpoint_every must be >= 1"),
+    (RunOptions, dict(checkpoint_minutes=-1.0), SettingError, "checkpoint_minutes must be > 0"),
     (StudyConfig, dict(evals=0), SettingError, "evals must be >= 1"),
     (MixtureConfig, dict(shape="wrn-9-1"), SettingError, "shape must be one of"),
     (MixtureConfig, dict(epochs=0), SettingError, "epochs must be > 0"),
     (MixtureConfig, dict(momentum=1.0), SettingError, "momentum must be in [0, 1)"),
-    (MixtureConfig, dict(runs=["nope"]), SettingError, "unknown runs"),
     (MixtureConfig, dict(augment="yes"), SettingError, "augment must be a true/false or none"),
     (CNNConfig, dict(depth=11), ValueError, "depth 6n + 4"),
     (CNNConfig, dict(widen=True), SettingError, "widen must be a number"),
@@ -102,7 +104,6 @@ SETTINGS = [
     (("lr_big", "fast"), SettingError, "lr_big (StudyConfig.lr_big, a number) cannot be 'fast'"),
     (("lr_big", "nan"), SettingError, "finite"),
     (("fresh_optimizer", "maybe"), SettingError, "true or false"),
-    (("seeds", "0,x"), SettingError, "seeds (StudyConfig.seeds, a list of int)"),
     (("grow_frac", "0.3"), SettingError, "unknown setting 'grow_frac'"),
 ]
 
@@ -118,12 +119,19 @@ def test_set_values_are_parsed_by_the_field_type(pair, error, phrase):
     ("fresh_optimizer", "FALSE", False), ("fresh_optimizer", "0", False),
     ("fresh_optimizer", "True", True), ("fresh_optimizer", "1", True),
     ("lr_big", ".01", 0.01), ("factor", "2", 2), ("lr_after_growth", "none", None),
-    ("lr_after_growth", "1e-3", 1e-3), ("seeds", "0,1,2", [0, 1, 2]), ("seeds", "[3, 4]", [3, 4]),
-    ("checkpoint_every", "None", None), ("op", "zero", "zero"),
+    ("lr_after_growth", "1e-3", 1e-3), ("op", "zero", "zero"),
 ])
 def test_set_values_parse_to_typed_values(key, raw, value):
     assert parse_setting(StudyConfig, key, raw) == (key, value)
     assert type(parse_setting(StudyConfig, key, raw)[1]) is type(value)
+
+
+@pytest.mark.parametrize(("key", "raw", "value"), [
+    ("seeds", "0,1,2", [0, 1, 2]), ("seeds", "[3, 4]", [3, 4]), ("checkpoint_every", "None", None),
+    ("checkpoint_every", "500", 500), ("prune", "true", True),
+])
+def test_run_settings_parse_to_typed_values(key, raw, value):
+    assert parse_setting(RunOptions, key, raw) == (key, value)
 
 
 def test_mixture_settings_parse_optional_bools():
@@ -142,6 +150,9 @@ def test_mixture_settings_parse_optional_bools():
     (["--set", "op=nope"], "no depth operator 'nope'"),
     (["--set", "min_lr_ratio=-1"], "min_lr_ratio must be in [0, 1]"),
     (["--set", "grow_frac=0.3"], "unknown setting 'grow_frac'"),
+    (["--set", "seeds=0,x"], "seeds (RunOptions.seeds, a list of int) cannot be '0,x'"),
+    (["--set", "checkpoint_every=0"], "RunOptions.checkpoint_every must be >= 1"),
+    (["--workers", "0"], "workers must be a whole number >= 1 or 'auto'"),
 ])
 def test_compare_refuses_bad_settings_before_training(args, phrase, tmp_path, capsys, monkeypatch):
     import growkit.study as study
@@ -159,7 +170,7 @@ def test_compare_refuses_a_folder_of_other_settings(tmp_path, capsys, monkeypatc
 
     out = tmp_path / "o"
     out.mkdir()
-    (out / "summary.json").write_text(json.dumps({"config": StudyConfig(factor=2).settings()}))
+    (out / "summary.json").write_text(json.dumps({"config": asdict(StudyConfig(factor=2))}))
     import growkit.study as study
 
     monkeypatch.setattr(study, "Trainer", None)

@@ -19,7 +19,7 @@ import torch
 
 from growkit import Record, distributed
 from growkit.settings import SettingError
-from growkit.study import RunCache
+from growkit.runs import RunCache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ import torch
 torch.set_num_threads(1)
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, distributed, load_text
 from growkit.resume import Checkpointing
-from growkit.study import RunCache
+from growkit.runs import RunCache
 from growkit.train import seeded
 
 folder, stop = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2]

@@ -6,21 +6,27 @@ import pytest
 
 from growkit import mixture_study
 from growkit.__main__ import main
+from growkit.runs import RunOptions
+
+
+def opts(folder, **kw):
+    return RunOptions(cache_dir=folder, progress=False, **kw)
 
 
 def test_mixture_study_smoke(tmp_path, monkeypatch):
-    cfg = mixture_study.preset("smoke", epochs=0.3, runs=["scratch", "mixture-zero", "net2wider"])
-    summary = mixture_study.run(cfg, tmp_path, progress=False)
+    cfg, runs = mixture_study.preset("smoke", epochs=0.3), ["scratch", "mixture-zero", "net2wider"]
+    summary = mixture_study.run(cfg, opts(tmp_path), runs)
     rows = {r["run"]: r for r in summary["rows"]}
     assert set(rows) == {"scratch", "mixture-zero", "net2wider"}
     for r in rows.values():
         assert r["flops"] == pytest.approx(r["budget_flops"], rel=0.1)  # one budget for all
         assert 0 <= r["test_acc_mean"] <= 1
     assert "mixture-zero" in summary["table"]
-    found = mixture_study.load_records(cfg, tmp_path)
+    found = mixture_study.load_records(cfg, tmp_path, [0], runs)
     assert found["net2wider"][0].meta["test_acc"] == rows["net2wider"]["test_acc"][0]
     monkeypatch.setattr(mixture_study, "Trainer", None)  # finished runs are not trained again
-    assert mixture_study.run(cfg, tmp_path, progress=False)["rows"] == summary["rows"]
+    assert mixture_study.run(cfg, opts(tmp_path), runs)["rows"] == summary["rows"]
+    assert mixture_study.run(cfg, opts(tmp_path), runs, readonly=True)["rows"] == summary["rows"]
 
 
 def test_mixture_cli_writes_the_table(tmp_path, capsys):
@@ -35,7 +41,7 @@ def test_unknown_preset_and_run_name_the_choices():
     with pytest.raises(ValueError, match="known: .*'paper'"):
         mixture_study.preset("laptop")
     with pytest.raises(ValueError, match="unknown runs"):
-        mixture_study.preset("smoke", runs=["mixture-ones"])
+        mixture_study.run(mixture_study.preset("smoke"), None, ["mixture-ones"])
 
 
 def test_mixture_table_flags_speedups_the_half_width_phase_earned_alone():
@@ -55,29 +61,29 @@ def history(records):
 def test_mixture_workers_give_the_numbers_of_one_process_at_one_thread(tmp_path):
     import torch
 
-    cfg = mixture_study.preset("smoke", epochs=0.3, runs=["scratch", "small", "mixture-zero"])
-    parallel = mixture_study.run(cfg, tmp_path / "parallel", progress=False, workers=2)
+    cfg, runs = mixture_study.preset("smoke", epochs=0.3), ["scratch", "small", "mixture-zero"]
+    parallel = mixture_study.run(cfg, opts(tmp_path / "parallel", workers=2), runs)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        serial = mixture_study.run(cfg, tmp_path / "serial", progress=False)
+        serial = mixture_study.run(cfg, opts(tmp_path / "serial"), runs)
     finally:
         torch.set_num_threads(threads)
     assert {r.meta["threads"] for by in parallel["records"].values() for r in by.values()} == {1}
     assert history(parallel["records"]) == history(serial["records"])  # bit for bit
     with pytest.raises(mixture_study.SettingError, match="cache_dir="):
-        mixture_study.run(cfg, None, progress=False, workers=2)
+        mixture_study.run(cfg, opts(None, workers=2), runs)
 
 
 def test_runs_that_begin_alike_train_it_once_and_come_out_as_if_trained_alone(tmp_path, capsys):
     alone = {}
     for run in ("mixture-zero", "zero"):
-        cfg = mixture_study.preset("smoke", epochs=0.3, runs=[run])
-        alone[run] = mixture_study.run(cfg, tmp_path / run, progress=False)["records"][run][0]
+        cfg = mixture_study.preset("smoke", epochs=0.3)
+        alone[run] = mixture_study.run(cfg, opts(tmp_path / run), [run])["records"][run][0]
     capsys.readouterr()
-    cfg = mixture_study.preset("smoke", epochs=0.3,
-                               runs=["mixture-orthogonal", "mixture-zero", "random", "zero"])
-    together = mixture_study.run(cfg, tmp_path / "together", progress=False)["records"]
+    cfg = mixture_study.preset("smoke", epochs=0.3)
+    together = mixture_study.run(cfg, opts(tmp_path / "together"),
+                                 ["mixture-orthogonal", "mixture-zero", "random", "zero"])["records"]
     said = capsys.readouterr().out.splitlines()
     # Each family's second run continued from its first run's state at the growth point...
     assert len(list((tmp_path / "together").glob("start-*.resume.pt"))) == 2
@@ -92,17 +98,13 @@ def test_runs_that_begin_alike_train_it_once_and_come_out_as_if_trained_alone(tm
         assert shared.name == rec.name == f"{run}-s0"
 
 
-def test_workers_hand_out_one_run_of_each_family_first(tmp_path, monkeypatch):
-    import growkit.workers
-
-    handed: list = []
-    monkeypatch.setattr(growkit.workers, "run_all",
-                        lambda calls, workers, progress: handed.extend(args[1:3] for _, args in calls))
-    cfg = mixture_study.preset("smoke", seeds=[0, 1],
-                               runs=["scratch", "mixture-zero", "mixture-copy", "zero", "net2wider"])
-    mixture_study.train_in_workers(cfg, tmp_path, 2)
+def test_workers_hand_out_one_run_of_each_family_first(tmp_path):
+    runs = ["scratch", "mixture-zero", "mixture-copy", "zero", "net2wider"]
+    jobs = mixture_study.jobs(mixture_study.preset("smoke"), opts(tmp_path, seeds=[0, 1], workers=2), runs)
+    handed = [job.args[1:3] for job in jobs]
     assert handed[:4] == [("mixture-zero", 0), ("zero", 0), ("mixture-zero", 1), ("zero", 1)]
-    assert sorted(handed) == sorted((r, s) for s in (0, 1) for r in cfg.runs)
+    assert sorted(handed) == sorted((r, s) for s in (0, 1) for r in runs)
+    assert [job.name for job in jobs[:2]] == ["mixture-zero-s0", "zero-s0"]
 
 
 def test_train_images_is_a_fixed_share_of_the_training_split_on_the_same_budget():

@@ -15,7 +15,7 @@ import torch
 
 from growkit import GPT, GPTConfig, Record, TrainConfig, Trainer, load_text
 from growkit.resume import Checkpointing, ProgramChanged
-from growkit.study import RunCache
+from growkit.runs import RunCache
 from growkit.train import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ torch.set_num_threads(1)
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, load_text
 C, T = sys.modules["growkit.checkpoint"], sys.modules["growkit.train"]
 from growkit.resume import Checkpointing
-from growkit.study import RunCache
+from growkit.runs import RunCache
 from growkit.train import seeded
 
 folder, kill = sys.argv[1], sys.argv[2]
@@ -235,10 +235,12 @@ def test_an_interrupted_mixture_run_resumes_exactly(tmp_path, monkeypatch, capsy
     from growkit import mixture_study
     from growkit.images import ImageDataset, load_images
 
-    cfg = mixture_study.preset("smoke", checkpoint_every=7)
+    from growkit.runs import RunOptions
+
+    cfg, options = mixture_study.preset("smoke"), RunOptions(checkpoint_every=7, progress=False)
     data = load_images(cfg.data, augment=cfg.augment)
     whole = mixture_study.train_run(cfg, "mixture-orthogonal", 0, data, out_dir=tmp_path / "a",
-                                    stem="r", progress=False)
+                                    stem="r", options=options)
     batch, calls = ImageDataset.batch, {"train": 0}
 
     def interrupting(self, split, *a, **k):
@@ -251,11 +253,11 @@ def test_an_interrupted_mixture_run_resumes_exactly(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(ImageDataset, "batch", interrupting)
     with pytest.raises(KeyboardInterrupt):
         mixture_study.train_run(cfg, "mixture-orthogonal", 0, data, out_dir=tmp_path / "b", stem="r",
-                                progress=False)
+                                options=options)
     monkeypatch.setattr(ImageDataset, "batch", batch)
     capsys.readouterr()
     again = mixture_study.train_run(cfg, "mixture-orthogonal", 0, data, out_dir=tmp_path / "b",
-                                    stem="r", progress=False)
+                                    stem="r", options=options)
     assert "at step 108 (phase 1, step 28 of 80)" in capsys.readouterr().out
     assert numbers(again) == numbers(whole) and again.meta["test_acc"] == whole.meta["test_acc"]
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from growkit import Record
-from growkit.study import RunCache
+from growkit.runs import RunCache
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,6 +8,8 @@ from growkit import Study, Variant, study
 from growkit.__main__ import main
 from growkit.explorer import Explorer
 from growkit.record import Record
+from growkit.runs import RunCache
+from growkit.speedup import text_table
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,7 @@ def test_learned_growth_stays_on_budget_and_runs_are_cached(tmp_path, monkeypatc
 
 
 def test_an_unfinished_record_in_the_cache_is_not_reused(tmp_path):
-    cache = study.RunCache(tmp_path)
+    cache = RunCache(tmp_path)
     spec = {"kind": "test"}
     Record(name="partial", history=[{"val_loss": 1.0}]).save(tmp_path / f"{cache.key(spec)}.json")
     assert cache.find(spec) is None  # no cache_spec: a run killed mid-way
@@ -142,7 +144,7 @@ def test_bad_override_names_the_settings(capsys):
 
 
 def test_text_table_aligns_columns():
-    text = study.text_table(["run", "loss"], [["scratch", "1.2345"], ["stack↑×4", "0.5"]])
+    text = text_table(["run", "loss"], [["scratch", "1.2345"], ["stack↑×4", "0.5"]])
     assert text.splitlines() == ["run         loss", "scratch   1.2345", "stack↑×4     0.5"]
 
 

@@ -7,7 +7,7 @@ the presets' rates were chosen (README, "Regimes"), and how to check them at new
     python tools/lr_screen.py --preset cpu-x2 --narrow 2 --lr 0.02 0.04         # half the width
     python tools/lr_screen.py --preset cpu --set batch_size=32 --lr 0.008 --workers 2
 
-The runs train in `--workers` one-thread processes (growkit.workers' reasoning) and are cached
+The runs train in `--workers` one-thread processes (growkit.runs' reasoning) and are cached
 in `--out`, the same cache a Study uses, so a study at the same settings reuses them.
 """
 
@@ -18,10 +18,21 @@ import dataclasses
 import sys
 from typing import Any
 
-from growkit.__main__ import setting_parser
 from growkit.gpt import GPTConfig
+from growkit.runs import one_thread_pool
+from growkit.settings import SettingError, parse_setting
 from growkit.study import Study, StudyConfig, model_name, preset, small_config
-from growkit.workers import one_thread_pool
+
+
+def study_setting(text: str) -> tuple[str, Any]:
+    """`--set key=value` on a StudyConfig field, parsed by the field's type."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set takes key=value, got {text!r}.")
+    key, raw = text.split("=", 1)
+    try:
+        return parse_setting(StudyConfig, key.strip(), raw)
+    except SettingError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def model_of(study: Study, layers: int | None, narrow: int | None) -> GPTConfig:
@@ -45,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/lr_screen.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--set", type=setting_parser(StudyConfig), action="append", default=[],
+    parser.add_argument("--set", type=study_setting, action="append", default=[],
                         metavar="KEY=VALUE", help="a StudyConfig field, as `python -m growkit compare --set`")
     parser.add_argument("--layers", type=int, default=None, help="blocks (default: the target's)")
     parser.add_argument("--narrow", type=int, default=None, help="1/N of the target's width")

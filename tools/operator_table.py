@@ -29,9 +29,8 @@ from typing import Any
 import torch
 
 from growkit.record import write_json
-from growkit.speedup import PAPER_SPEEDUPS, pct
-from growkit.study import Row, Study, Variant, text_table
-from growkit.workers import train_in_workers
+from growkit.speedup import PAPER_SPEEDUPS, pct, text_table
+from growkit.study import Row, Study, Variant, train_runs
 
 PARTS = ("depth", "width", "ablation")
 
@@ -111,8 +110,8 @@ def run(preset: str, seeds: list[int], out: Path, progress: bool = False, parts:
         workers: int = 1, **overrides: Any) -> dict[str, Any]:
     studies = [Study.from_preset(preset, seed=seed, cache_dir=out / "cache", progress=progress, **overrides)
                for seed in seeds]
-    if workers != 1:  # every seed's runs at once, one thread each (growkit.workers checks the count)
-        train_in_workers(studies, variants(studies[0], parts), workers)
+    if workers != 1:  # every seed's runs at once, one thread each (growkit.runs checks the count)
+        train_runs(studies, variants(studies[0], parts), workers)
     per_seed: dict[int, dict[str, Any]] = {}
     for study in studies:
         seed = study.seed

@@ -1,6 +1,6 @@
 """How to spend this machine's cores on a study's runs: ms per training step of the cpu
 preset's target GPT at 1 and 2 torch threads, alone, two at once, and beside a busy core.
-The numbers behind growkit.workers (run it on an otherwise idle machine).
+The numbers behind growkit.runs' worker processes (run it on an otherwise idle machine).
 
     python tools/threads.py [--steps 40]
 """
