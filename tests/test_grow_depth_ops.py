@@ -5,7 +5,7 @@ import torch
 from helpers import expected_params, logits
 
 from growkit import GPT, GPTConfig, grow
-from growkit.grow import claims_preservation, grow_with_sources
+from growkit.grow import grow_with_sources, resolve
 from growkit.grow.depth import layer_order
 
 
@@ -73,7 +73,7 @@ def test_partial_stacking_impossible_cases_name_the_fix(tiny_config):
 
 @pytest.mark.parametrize("factor", [2, 3])
 def test_zero_depth_interleaves_zero_output_blocks_and_preserves_exactly(tiny_gpt, batch, factor):
-    assert claims_preservation("zero", "depth")
+    assert resolve("zero", "depth").preserves_function
     g = grow_with_sources(tiny_gpt, "zero", dim="depth", factor=factor)
     big, L = g.model, tiny_gpt.config.n_layer
     assert big.config.n_layer == L * factor and big.n_params() == expected_params(big.config)
@@ -103,7 +103,7 @@ def test_zero_blocks_get_gradients_and_can_move_off_zero(tiny_gpt, batch):
 # ---- G_random ---------------------------------------------------------------------------
 
 def test_random_depth_new_blocks_fresh_and_function_changes(tiny_gpt, batch):
-    assert not claims_preservation("random", "depth")
+    assert not resolve("random", "depth").preserves_function
     g = grow_with_sources(tiny_gpt, "random", dim="depth", factor=2)
     big = g.model
     assert big.config.n_layer == 4 and big.n_params() == expected_params(big.config)
@@ -143,7 +143,7 @@ def test_learn_depth_lowers_its_loss_and_leaves_the_small_model_alone(tiny_gpt, 
     before = {k: v.clone() for k, v in small.state_dict().items()}
     g = grow_with_sources(small, "learn", dim="depth", factor=2, data=corpus, steps=30,
                           lr=3e-2, batch_size=16, seed=0)
-    assert not claims_preservation("learn", "depth")
+    assert not resolve("learn", "depth").preserves_function
     assert g.model.config.n_layer == 4 and g.model.n_params() == expected_params(g.model.config)
     info = g.info
     assert info["steps"] == 30 and len(info["losses"]) == 30 and info["flops"] > 0

@@ -6,7 +6,7 @@ import torch
 from helpers import logits
 
 from growkit import GPT, GPTConfig, grow
-from growkit.grow import claims_preservation, grow_with_sources
+from growkit.grow import grow_with_sources, resolve
 from growkit.grow.width import narrowed_config, widened_config
 
 # 6 query heads in 2 groups of 3 (the 9 / 3 of a 135M Llama, scaled down).
@@ -38,7 +38,7 @@ def test_depth_operators_on_gqa_keep_the_heads_and_preserve_where_claimed(small,
     big = grow(small, op, dim="depth", factor=2, **options(op, corpus))
     assert (big.config.n_layer, big.config.n_head, big.config.kv_heads) == (4, 6, 2)
     diff = (logits(big, x) - logits(small, x)).abs().max()
-    if claims_preservation(op, "depth"):
+    if resolve(op, "depth").preserves_function:
         assert diff == 0  # zero blocks add exactly zero
     else:
         assert diff > 1e-4
@@ -54,7 +54,7 @@ def test_width_operators_on_gqa_keep_the_grouping(small, x, corpus, op, factor):
     attn = g.model.blocks[0].attn
     assert attn.k_proj.weight.shape == (b.kv_heads * 8, b.n_embd)
     diff = (logits(g.model, x) - logits(small, x)).abs().max()
-    if claims_preservation(op, "width"):
+    if resolve(op, "width").preserves_function:
         assert diff < 1e-5
     else:
         assert diff > 1e-4

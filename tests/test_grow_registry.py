@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from growkit import CNN, GPT, TemplateCNN, TemplateCNNConfig, grow
-from growkit.grow import Operator, claims_preservation, grow_with_sources, resolve
+from growkit.grow import Operator, grow_with_sources, resolve
 from growkit.grow.learn import EVAL_BATCHES
 
 
@@ -51,7 +51,7 @@ def test_learn_spends_exactly_its_declared_tokens(tiny_gpt, corpus):
 
 def test_a_resolved_operator_passes_through_and_is_checked_against_the_model(tiny_gpt):
     op = resolve("zero", "depth", tiny_gpt)
-    assert isinstance(op, Operator) and claims_preservation(op)
+    assert isinstance(op, Operator) and resolve(op).preserves_function
     assert grow(tiny_gpt, op, factor=2).config.n_layer == 4
     members = TemplateCNN(TemplateCNNConfig(in_channels=1))
     with pytest.raises(ValueError, match="for a TemplateCNN use dim='width' with op='mixture'"):

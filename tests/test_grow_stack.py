@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from growkit import GPT, grow
-from growkit.grow import claims_preservation, grow_with_sources, measure_preservation
+from growkit.grow import grow_with_sources, measure_preservation, resolve
 
 
 @pytest.mark.parametrize("op", ["stack", "direct", "G_stack"])
@@ -47,7 +47,7 @@ def test_sources_name_where_each_parameter_came_from(tiny_gpt):
 
 def test_stacking_changes_the_function_and_the_auditor_measures_it(tiny_gpt, corpus):
     # G_stack does not claim preservation; the paper finds it does not need to.
-    assert not claims_preservation("stack", "depth")
+    assert not resolve("stack", "depth").preserves_function
     x, y = corpus.batch("val", 4, 16, torch.Generator().manual_seed(1))
     same = measure_preservation(tiny_gpt, tiny_gpt, x, y)
     assert same["max_abs_logits"] == 0 and same["delta_loss"] == 0

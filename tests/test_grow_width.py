@@ -5,7 +5,7 @@ import torch
 from helpers import expected_params, logits
 
 from growkit import GPT, GPTConfig, grow
-from growkit.grow import claims_preservation, grow_with_sources
+from growkit.grow import grow_with_sources, resolve
 from growkit.grow.width import narrowed_config, widened_config
 
 
@@ -41,7 +41,7 @@ def small(request, tiny_config) -> GPT:
 
 @pytest.mark.parametrize("factor", [2, 3])
 def test_direct_width_duplicates_units_and_preserves_exactly(small, x, factor):
-    assert claims_preservation("direct", "width")
+    assert resolve("direct", "width").preserves_function
     g = grow_with_sources(small, "direct", dim="width", factor=factor)
     big = g.model
     assert_wider(small, big, factor)
@@ -65,7 +65,7 @@ def test_factor_one_copies_everything_and_lists_it_as_sources(small, x):
 
 @pytest.mark.parametrize("factor", [2, 1.5])
 def test_zero_width_preserves_exactly_under_rmsnorm(small, x, factor):
-    assert claims_preservation("zero", "width")
+    assert resolve("zero", "width").preserves_function
     big = grow(small, "zero", dim="width", factor=factor)
     assert_wider(small, big, factor)
     D = small.config.n_embd
@@ -88,7 +88,7 @@ def test_zero_width_preserves_exactly_under_rmsnorm(small, x, factor):
 
 @pytest.mark.parametrize("factor", [2, 1.5])
 def test_random_width_keeps_the_small_corner_and_changes_the_function(small, x, factor):
-    assert not claims_preservation("random", "width")
+    assert not resolve("random", "width").preserves_function
     big = grow(small, "random", dim="width", factor=factor, seed=0)
     assert_wider(small, big, factor)
     D, F = small.config.n_embd, small.config.mlp_hidden
@@ -102,7 +102,7 @@ def test_random_width_keeps_the_small_corner_and_changes_the_function(small, x, 
 # ---- G_learn ----------------------------------------------------------------------------
 
 def test_learn_width_lowers_its_loss(tiny_gpt, corpus, x):
-    assert not claims_preservation("learn", "width")
+    assert not resolve("learn", "width").preserves_function
     g = grow_with_sources(tiny_gpt, "learn", dim="width", factor=2, data=corpus, steps=20,
                           lr=1e-2, batch_size=8, seed=0)
     assert_wider(tiny_gpt, g.model, 2)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from growkit import CNN, CNNConfig, TemplateCNN, TemplateCNNConfig, grow, load_checkpoint
-from growkit.grow import claims_preservation, grow_with_sources, measure_preservation
+from growkit.grow import grow_with_sources, measure_preservation, resolve
 from growkit.grow.mixture import COEF_VARIANTS
 
 
@@ -113,7 +113,7 @@ def test_mixture_is_pure_and_reports_sources(members):
     for k, v in members.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert g.sources["stem.templates"] == "stem.templates" and "stem.coefs" not in g.sources
-    assert g.info["coefs"] == "copy" and not claims_preservation("mixture", "width", members)
+    assert g.info["coefs"] == "copy" and not resolve("mixture", "width", members).preserves_function
 
 
 def test_mixture_bad_input_names_the_fix(members, tiny_gpt):
@@ -147,7 +147,7 @@ def test_cnn_width_shapes_and_preservation(cnn, x, op, factor):
     conv = big.stages[2][0].conv1.weight
     assert conv.shape[:2] == (cnn.stages[2][0].conv1.weight.shape[0] * factor,
                               cnn.stages[2][0].conv1.weight.shape[1] * factor)
-    preserved = claims_preservation(op, "width", cnn)
+    preserved = resolve(op, "width", cnn).preserves_function
     assert preserved == (op != "random")
     diff = (big(x)[0] - cnn(x)[0]).abs().max()
     if preserved:

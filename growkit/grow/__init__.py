@@ -14,7 +14,6 @@ from .named import LLAMA_PRO, SOLAR, llama_pro, solar
 from .registry import (
     Growth,
     Operator,
-    claims_preservation,
     grow,
     grow_with_sources,
     measure_preservation,
@@ -22,6 +21,6 @@ from .registry import (
 )
 
 __all__ = [
-    "LLAMA_PRO", "SOLAR", "Growth", "Operator", "claims_preservation", "grow", "grow_with_sources",
+    "LLAMA_PRO", "SOLAR", "Growth", "Operator", "grow", "grow_with_sources",
     "llama_pro", "measure_preservation", "resolve", "solar", "train_only",
 ]

@@ -215,10 +215,6 @@ def grow(model: nn.Module, op: str | Operator, *, dim: str = "depth", factor: fl
     return grow_with_sources(model, op, dim=dim, factor=factor, **options).model
 
 
-def claims_preservation(op: str | Operator, dim: str = "depth", model: object = None) -> bool:
-    return resolve(op, dim, model).preserves_function
-
-
 # ---- what operators share -------------------------------------------------------------
 
 def device_of(model: nn.Module) -> torch.device:
