@@ -65,3 +65,32 @@ def test_grow_names_what_it_was_given_instead_of_a_torch_error(tiny_gpt):
         grow(tiny_gpt, "random", seed="abc")
     with pytest.raises(TypeError, match=r"G_stack .* takes no option 'seed': its options are"):
         grow(tiny_gpt, "stack", seed=0)
+
+
+def test_a_registered_operator_is_offered_by_grow_and_measured_by_the_trainer(tiny_gpt, corpus):
+    from growkit import TrainConfig, Trainer
+    from growkit.grow import register, unregister
+    from growkit.grow.depth import from_layers
+
+    @register("repeat_top", "depth", GPT, label="G_top", preserves_function=False)
+    def repeat_top(small, *, factor):
+        L = small.config.n_layer
+        return from_layers(small, list(range(L)) + [L - 1] * (L * (factor - 1)))
+
+    try:
+        assert resolve("repeat_top", "depth", GPT).label == "G_top"
+        with pytest.raises(ValueError, match="exists already: choose another name, or pass replace=True"):
+            register("repeat_top", "depth", GPT, label="x", preserves_function=False)(repeat_top)
+        trainer = Trainer(tiny_gpt, corpus, TrainConfig(steps=2, batch_size=4, eval_every=2,
+                                                        eval_batches=1, warmup=1), progress=False)
+        trainer.fit()
+        grown = trainer.grow("repeat_top", factor=3, config=TrainConfig(steps=2, batch_size=4,
+                                                                       eval_every=2, eval_batches=1))
+        trainer.fit()
+        assert grown.config.n_layer == 3 * tiny_gpt.config.n_layer
+        event = trainer.record.events[0]
+        assert event["op"] == "repeat_top" and event["preservation"]["max_abs_logits"] > 0
+    finally:
+        unregister("repeat_top", "depth", GPT)
+    with pytest.raises(ValueError, match="no depth operator 'repeat_top'"):
+        resolve("repeat_top", "depth", GPT)

@@ -1,7 +1,7 @@
 """Growth operators: `grow(model, op, *, dim, factor, **options) -> new model`.
 
-The operator table itself (OPERATORS, ALIASES, register, known_operators) is in
-growkit.grow.registry; importing this package fills it.
+The operator table itself (OPERATORS, ALIASES, known_operators) is in growkit.grow.registry;
+importing this package fills it. Your own operator: `register` (docs/your_operator.md).
 """
 
 from . import cnn_width as _cnn_width  # noqa: F401  (registers the plain CNN's width operators)
@@ -17,10 +17,12 @@ from .registry import (
     grow,
     grow_with_sources,
     measure_preservation,
+    register,
     resolve,
+    unregister,
 )
 
 __all__ = [
     "LLAMA_PRO", "SOLAR", "Growth", "Operator", "grow", "grow_with_sources",
-    "llama_pro", "measure_preservation", "resolve", "solar", "train_only",
+    "llama_pro", "measure_preservation", "register", "resolve", "solar", "train_only", "unregister",
 ]

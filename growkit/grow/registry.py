@@ -70,14 +70,44 @@ ALIASES: dict[str, tuple[str, str]] = {"stack": ("direct", "depth"), "G_stack": 
 
 def register(name: str, dim: str, model: type, *, label: str, preserves_function: bool,
              integer_factor: bool = True, needs_data: bool = False,
-             extra_tokens: ExtraTokens | None = None) -> Callable[[OperatorFn], OperatorFn]:
+             extra_tokens: ExtraTokens | None = None, replace: bool = False
+             ) -> Callable[[OperatorFn], OperatorFn]:
+    """Add a growth operator: a decorator for a function `fn(small, *, factor, **options)`
+    that returns a `Growth` (the new model, and which of its parameters were copied from
+    which small-model parameter: `sources`) and never modifies `small`.
+
+        @register("double_top", "depth", GPT, label="G_top", preserves_function=False)
+        def double_top(small: GPT, *, factor: int) -> Growth:
+            ...                                    # see docs/your_operator.md
+
+    From then on `grow(model, "double_top", dim="depth", factor=2)`, the Trainer,
+    `Variant("double_top", "depth", 2)` in a Study and the explorer offer it, under `label`
+    in tables and figures. `preserves_function`: whether the grown model computes the
+    small one's function (the Trainer measures it at every growth, so the claim is
+    checked). `integer_factor`: factors must be whole. `needs_data`/`extra_tokens`: the
+    operator trains on data (G_learn), and how many tokens that costs. A name already
+    taken is refused unless `replace=True`."""
+    if dim not in DIMS:
+        raise ValueError(f"dim must be one of {DIMS}, got {dim!r}: e.g. dim='depth'.")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"an operator's name is a Python-style word, got {name!r}: e.g. 'double_top'.")
+    taken = (name, dim, model) in OPERATORS or name in ALIASES
+
     def wrap(fn: OperatorFn) -> OperatorFn:
+        if taken and not replace:
+            raise ValueError(f"a {dim} operator {name!r} for a {model.__name__} exists already: "
+                             "choose another name, or pass replace=True to replace it.")
         OPERATORS[(name, dim, model)] = Operator(
             name, dim, model, fn, preserves_function, label, integer_factor, needs_data,
             extra_tokens, (fn.__doc__ or "").strip())
         return fn
 
     return wrap
+
+
+def unregister(name: str, dim: str, model: type) -> None:
+    """Remove an operator `register` added (e.g. to try another version of it)."""
+    OPERATORS.pop((name, dim, model), None)
 
 
 def known_operators(model: object = None) -> list[str]:
