@@ -78,7 +78,7 @@ class Explorer:
         reader = self.study.reader()  # finds what it reads in self.study too
         found: list[str] = []
         try:
-            reader.scratch
+            reader.train_alone(reader.target)  # scratch, if it is there
             found.append("scratch")
         except NotCached:
             return found

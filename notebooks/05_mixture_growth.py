@@ -76,13 +76,17 @@ RESULTS_DIR = "."  # where this notebook saves its key numbers (results_05.json)
 import tempfile
 
 from growkit import course, mixture_study, plots
+from growkit.runs import RunOptions
 from growkit.study import pick_preset
 
 chosen = PRESET if PRESET in mixture_study.PRESETS else pick_preset(PRESET)  # 'auto': from the hardware
-cfg = mixture_study.preset(chosen, seeds=SEEDS, **({"runs": RUNS} if RUNS else {}), **OVERRIDES)
+cfg = mixture_study.preset(chosen, **OVERRIDES)  # what the runs compute
 data = mixture_study.load_data(cfg)  # cfg's images: its share of the training split, augmented or not
 out = RUNS_DIR or tempfile.mkdtemp()
-course.begin(chosen, mixture_study.describe(cfg, data))
+# How they run (no number changes with it): which seeds, where they are kept, processes, progress.
+options = RunOptions(seeds=SEEDS, cache_dir=out, workers=WORKERS, progress=PROGRESS)
+runs = RUNS or list(mixture_study.RUNS)
+course.begin(chosen, mixture_study.describe(cfg, data, SEEDS))
 
 # %% [markdown]
 # ## Template layers
@@ -95,7 +99,7 @@ import torch
 from growkit import TemplateCNN, grow
 
 nets = mixture_study.shapes(cfg, data)
-torch.manual_seed(cfg.seeds[0])  # the same untrained members on every run of this notebook
+torch.manual_seed(SEEDS[0])  # the same untrained members on every run of this notebook
 members = TemplateCNN(nets.template).eval()
 conv = members.stages[0][0].conv1
 mixed = torch.tensordot(conv.coefs[0], conv.templates[0], dims=1)  # Σ_k α_0k T_0k
@@ -123,15 +127,15 @@ with torch.no_grad():
 # %% [markdown]
 # ## Every way of widening, one FLOPs budget
 #
-# The budget is a number of epochs of the full-width net over the training images used (`cfg.train_images` of them; all with `None`), in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. The four MixtureGrowth runs begin with the same two members, and the three widenings with the same half-width net: the same computation, bit for bit, so the first run of each family leaves its state at the growth point and the others continue from it (`growkit.shared_start`), while each run's ledger still counts its whole budget. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
+# The budget is a number of epochs of the full-width net over the training images used (`cfg.train_images` of them; all with `None`), in FLOPs counted by PyTorch's `FlopCounterMode`. The members get half of the growth phase's share each; the baselines' half-width net gets all of it. The four MixtureGrowth runs begin with the same two members, and the three widenings with the same half-width net: the same computation, bit for bit, so the first run of each family leaves its state at the growth point and the others continue from it (`growkit.runs.shared_start`), while each run's ledger still counts its whole budget. Finished runs are kept in `RUNS_DIR`, so running this again trains nothing.
 
 # %%
-summary = mixture_study.run(cfg, out, progress=PROGRESS, workers=WORKERS)
+summary = mixture_study.run(cfg, options, runs)
 print(summary["table"])
 
 # %%
-records = mixture_study.load_records(cfg, out)
-seed = cfg.seeds[0]
+records = mixture_study.load_records(cfg, out, SEEDS, runs)
+seed = SEEDS[0]
 first = {run: by_seed[seed] for run, by_seed in records.items() if seed in by_seed}
 fig = plots.plot_image_runs(first, title=f"validation accuracy against compute, seed {seed}")
 fig = plots.plot_accuracy_bars(summary)
@@ -169,6 +173,6 @@ print(answer["text"])
 # %%
 from growkit.record import write_json
 
-results = {"preset": chosen, "description": mixture_study.describe(cfg, data),
+results = {"preset": chosen, "description": mixture_study.describe(cfg, data, SEEDS),
            "rows": summary["rows"], "verdict": answer, "preservation": preservation}
 print("wrote", write_json(f"{RESULTS_DIR}/results_05.json", results))

@@ -97,7 +97,7 @@ def test_a_read_only_cache_trains_nothing_and_leaves_no_trace(tmp_path):
     assert not folder.exists()
     reader = Study.from_preset("smoke", progress=False, cache_dir=folder).reader()
     with pytest.raises(runs.NotCached):
-        reader.scratch
+        reader.train_alone(reader.target)
     assert not folder.exists()
 
 
