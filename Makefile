@@ -57,19 +57,25 @@ bench: $(STAMP)
 gpu-check: $(STAMP)
 	$(PY) tools/gpu_check.py
 
-# The graded assignments (assignments/, Otter-Grader): each one's student copy and autograder into
-# dist/assignments/NN_name/ (README, "For teachers: assignments"). HANDOUT=<GitHub folder URL> is
-# where you publish the student folders (their Colab badges open the notebooks there).
+# The graded assignments (assignments/, Otter-Grader; docs/grading.md): each one's student copy and
+# autograder into dist/assignments/NN_name/, and dist/handout/, the folder to publish as the handout
+# repository (student notebooks and the package, no solutions). HANDOUT=<GitHub folder URL> is where
+# you publish it (the Colab badges and install cells point there).
 assignments: $(STAMP)
 	$(PY) tools/assignments.py build $(if $(HANDOUT),--handout $(HANDOUT))
 
-# Grade submitted notebooks with Otter, no Docker: `make grade SUBMISSIONS=folder` (or one .ipynb)
-# prints `score: X / Y` per question and in total, and writes one row per notebook to $(GRADES).
-GRADES ?= dist/assignments/grades.csv
+# Grade submitted notebooks in the sandbox, WORKERS at once (default: one per core):
+# `make grade SUBMISSIONS=folder` prints scores and a per-question summary, appends every grade to
+# $(GRADES) as it comes in, and writes each submission's feedback beside it (docs/grading.md).
+GRADES ?= dist/grades/grades.csv
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or .ipynb> [GRADES=grades.csv]"; exit 2; }
-	$(PY) tools/assignments.py grade $(SUBMISSIONS) --csv $(GRADES)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or .ipynb> [GRADES=grades.csv] [WORKERS=n]"; exit 2; }
+	$(PY) tools/assignments.py grade $(SUBMISSIONS) --csv $(GRADES) --workers $(WORKERS)
 
+# Removes what builds and runs wrote; never grades (dist/grades/) or collected submissions.
 clean:
-	rm -rf $(VENV) runs/ outputs/ build/ dist/ .pytest_cache
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) tools/assignments.py clean
+	rm -rf $(VENV) runs/ outputs/ build/ .pytest_cache dist/*.whl dist/*.tar.gz
+	@echo "removed $(VENV)/ runs/ outputs/ build/ .pytest_cache and built wheels in dist/; kept dist/grades/ and anything build did not write"
 	@echo "kept lab/ (your notebooks): rm -rf lab/ to drop it"

@@ -63,7 +63,7 @@ sandbox = tool.sandbox
 def built(tmp_path_factory) -> Path:
     """Every assignment built once per session, as `make assignments` builds them."""
     out = tmp_path_factory.mktemp("dist")
-    tool.build(out)
+    tool.build(out, handout_dir=out / "handout")
     return out
 
 
@@ -166,6 +166,14 @@ def test_student_copy_holds_no_solution_or_hidden_test(built, name):
     assert all(h in zipped for h in hidden), "the autograder zip must carry every hidden test"
     assert not [h for h in hidden if h in text], f"the student copy of {name} carries hidden tests"
     assert sorted(p.name for p in (student / "tests").glob("*.py")), "the student copy needs its public tests"
+    # The handout (what is published for Colab) holds the same student folder and the package only.
+    handout = built / "handout"
+    # (package/ is growkit itself, its own operators included: they are off while grading.)
+    published = "\n".join(p.read_text(errors="replace") for p in handout.rglob("*")
+                          if p.is_file() and "package" not in p.relative_to(handout).parts)
+    assert (handout / name / f"{name}.ipynb").exists() and (handout / "package" / "growkit" / "gpt.py").exists()
+    assert not [line for line in lines if line in published] and not [h for h in hidden if h in published]
+    assert not (handout / "package" / "assignments").exists() and not (handout / "package" / "tests").exists()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -176,6 +184,7 @@ def test_student_notebook_opens_on_colab_and_in_jupyterlab(built, name, tmp_path
     assert badge.cell_type == "markdown" and "colab-badge.svg" in badge.source
     assert f"/{name}/{name}.ipynb)" in badge.source, "the badge opens this notebook in its handout folder"
     assert setup.cell_type == "code" and 'GROWKIT = "growkit[course] @ git+https://github.com/' in setup.source
+    assert "-assignments@main#subdirectory=package" in setup.source, "growkit installs from the handout"
     assert tool.OTTER_PIP not in "\n".join(code_cells(nb)), "Otter's own pip cell would skip growkit"
     # Outside Colab the setup cell does nothing; on Colab it writes exactly the public tests.
     monkeypatch.chdir(tmp_path)
@@ -309,6 +318,22 @@ def test_hostile_submissions_get_zero_and_the_class_grades_normally(built, tmp_p
     assert (ROOT / "assignments" / f"{name}.py").read_text().count("def test_q1_simple") == 1
     left = subprocess.run(["pgrep", "-f", "growkit-grade-|sleep 600"], capture_output=True, text=True).stdout
     assert not left.strip(), f"processes left running after grading: {left}"
+
+
+def test_build_keeps_what_it_did_not_write_and_clean_removes_only_its_files(tmp_path, capsys, monkeypatch):
+    name = "05_mixture_layout"
+    out = tmp_path / "dist"
+    tool.build(out, [name], handout_dir=tmp_path / "handout")
+    collected = out / name / "student" / "alice.ipynb"  # a submission a teacher collected there
+    collected.write_text("{}")
+    grades = out / "grades.csv"
+    grades.write_text("graded_at\n")
+    tool.build(out, [name], handout_dir=tmp_path / "handout")
+    assert "kept in" in capsys.readouterr().out and collected.read_text() == "{}"
+    tool.clean([out, tmp_path / "handout"])
+    printed = capsys.readouterr().out
+    assert collected.exists() and grades.exists() and "removed" in printed and "kept student/alice.ipynb" in printed
+    assert not (out / name / "autograder").exists() and not (tmp_path / "handout").exists()
 
 
 def test_a_student_grades_their_own_notebook_on_the_public_tests(built, capsys):

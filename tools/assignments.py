@@ -1,32 +1,34 @@
-"""The course's graded assignments, built and graded with Otter-Grader (`pip install -e .[course]`).
+"""The course's graded assignments: built with Otter-Grader, graded in a sandbox (docs/grading.md).
 
 Each assignments/NN_name.ipynb is an Otter master notebook (solutions and hidden tests inside;
-its Jupytext source NN_name.py beside it). This tool runs Otter on them; it grades nothing itself.
+its Jupytext source NN_name.py beside it).
 
-    python tools/assignments.py build                  # every master -> dist/assignments/NN_name/
-    python tools/assignments.py grade NB.ipynb         # one submission: score lines per question
-    python tools/assignments.py grade FOLDER --csv grades.csv   # every .ipynb under FOLDER, one CSV
+    python tools/assignments.py build                  # masters -> dist/assignments/, handout -> dist/handout/
+    python tools/assignments.py grade FOLDER --csv dist/grades/grades.csv   # every file under FOLDER
     python tools/assignments.py grade NB.ipynb --public   # a student: the public tests beside NB only
+    python tools/assignments.py clean                  # what build wrote, nothing else
 
-`build` runs `otter assign` on each master and writes, per assignment:
+`build` runs `otter assign` on each master and writes, per assignment,
 
     dist/assignments/NN_name/student/      the notebook to hand out, with tests/ (public tests only)
-    dist/assignments/NN_name/autograder/   the solutions notebook and NN_name-autograder.zip
+    dist/assignments/NN_name/autograder/   the solutions notebook, tests/ and the autograder zip
                                            (public and hidden tests): keep these to yourself
 
-Student notebooks open in JupyterLab as they are and on Colab from their badge: their first cell
-installs growkit with its `course` extra (Otter included) and, on Colab, writes the public tests
-beside the notebook (Colab opens a notebook without its folder). The badge opens the notebook
-where you publish the student folders (`--handout`, a GitHub folder URL; README, "For teachers").
+and dist/handout/, the folder to publish as the handout repository: the student folders and the
+package (package/), which the Colab badges and install cells point at, so the course repository
+itself (solutions, hidden tests) can stay private. A build replaces only the files an earlier build
+wrote (listed in each folder's .built-files); anything else there is kept.
 
-`grade` runs Otter's own non-containerised grader (`otter run`, i.e. otter.api.grade_submission:
-the submission is executed in a fresh kernel, then every public and hidden test runs against
-it) with the autograder zip of the assignment the notebook belongs to, and prints
+`grade` runs each submission in tools/grading_sandbox.py (a throwaway folder, no network, a time
+limit that kills its whole process tree; the tests fed in only after the notebook has run), one per
+CPU core at once, and prints per submission
 
     alice/01_speedup_metric.ipynb (01_speedup_metric)  q1  score: 4 / 4
     ...
     alice/01_speedup_metric.ipynb (01_speedup_metric)  total  score: 10 / 10  (5.1 s to grade)
 
+then a per-question summary. With --csv it appends every grade as it comes in, and writes each
+submission's feedback (every failed test's message) beside it in <csv name>-feedback/.
 Questions graded by hand (the written answers) are listed as such and are not in the total.
 """
 
@@ -40,20 +42,27 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import sys
-import re
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except ImportError:  # `clean` runs without the course's environment
+    nbformat = None
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTERS = ROOT / "assignments"
 DIST = ROOT / "dist" / "assignments"
+HANDOUT = ROOT / "dist" / "handout"
+MANIFEST = ".built-files"  # in each folder `build` writes: the files it wrote, the only ones it replaces or removes
+# The package as students install it from the handout (no assignments/, no tests/).
+PACKAGE_FILES = ["pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"]
 SETUP_MARK = "# Colab: install growkit"
 OTTER_PIP = "%pip install -q otter-grader"
 
@@ -86,14 +95,21 @@ def colab_url(handout: str, name: str) -> str:
     return f"https://colab.research.google.com/github/{handout.removeprefix('https://github.com/')}/{name}/{name}.ipynb"
 
 
-def setup_cell(release: Release, public_tests: dict[str, str]) -> str:
+def handout_source(handout: str, release: Release) -> str:
+    """pip's source for growkit from the handout repository (its package/ folder), not from the
+    course repository: that one holds the solutions and hidden tests and can stay private."""
+    repo, _, ref = handout.partition("/blob/")
+    return f"git+{repo}@{ref.split('/')[0] or release.tag}#subdirectory=package"
+
+
+def setup_cell(release: Release, public_tests: dict[str, str], source: str | None = None) -> str:
     """The first code cell of a student notebook: on Colab, install growkit[course] (the release
     these assignments belong to) and write the public tests into ./tests; elsewhere nothing."""
     install = release.install_cell()
     pip_line = f'GROWKIT = "{release.pip_source}"'
     if pip_line not in install:
         raise RuntimeError(f"tools/colab.py's install cell no longer sets {pip_line!r}: update tools/assignments.py.")
-    install = install.replace(pip_line, f'GROWKIT = "growkit[course] @ {release.pip_source}"')
+    install = install.replace(pip_line, f'GROWKIT = "growkit[course] @ {source or release.pip_source}"')
     tests = json.dumps(public_tests, indent=1)
     return (f"{install}\n\n"
             "# Colab opens this notebook without its folder: the public tests (the same files as tests/ beside\n"
@@ -118,7 +134,7 @@ def add_entry_cells(notebook: Path, release: Release, handout: str, tests_dir: P
         f"[![Open In Colab]({BADGE_SVG})]({colab_url(handout, name)})\n\n"
         "In JupyterLab, open this notebook from its folder (tests/ beside it); on Colab, run every cell "
         "from the top (the first one installs growkit and Otter-Grader).")
-    setup = nbformat.v4.new_code_cell(setup_cell(release, public))
+    setup = nbformat.v4.new_code_cell(setup_cell(release, public, handout_source(handout, release)))
     cells = [c for c in nb.cells if not (c.cell_type == "code" and c.source.strip() == OTTER_PIP)]
     if len(cells) != len(nb.cells) - 1:
         raise RuntimeError(f"{notebook}: expected one `{OTTER_PIP}` cell from otter assign (runs_on: colab)")
@@ -126,37 +142,103 @@ def add_entry_cells(notebook: Path, release: Release, handout: str, tests_dir: P
     nbformat.write(nb, notebook)
 
 
+def read_manifest(folder: Path) -> list[str]:
+    path = folder / MANIFEST
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def place(files: dict[str, Path], dest: Path) -> list[str]:
+    """Copy `files` ({relative path: source}) into `dest`, replacing only what a previous build
+    wrote there (its manifest); anything else in `dest` (a collected submission, notes) is kept.
+    Returns the paths kept that this build did not write."""
+    old = set(read_manifest(dest))
+    for rel in sorted(old - set(files)):  # written by the last build, not by this one
+        (dest / rel).unlink(missing_ok=True)
+    for rel, source in files.items():
+        target = dest / rel
+        if target.exists() and rel not in old:
+            raise SystemExit(f"{target} exists and was not written by `build`: move it away (nothing of "
+                             "yours is overwritten), then build again")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    (dest / MANIFEST).write_text("\n".join(sorted(files)) + "\n")
+    return sorted(str(p.relative_to(dest)) for p in dest.rglob("*")
+                  if p.is_file() and str(p.relative_to(dest)) not in files and p.name != MANIFEST)
+
+
 def build_one(master: Path, out: Path, release: Release, handout: str) -> Path:
-    """otter assign `master` into out/<name>/ (replacing it); returns that folder."""
+    """otter assign `master` into out/<name>/ (through a scratch folder; see `place`)."""
     from otter.assign import main as otter_assign
 
     name = master.stem
     dest = out / name
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # Otter prints a banner per notebook; the summary below says what was built.
-    with contextlib.redirect_stdout(io.StringIO()):
-        otter_assign(str(master), str(dest), no_pdfs=True, no_run_tests=True)
-    student, autograder = dest / "student", dest / "autograder"
-    zips = sorted(autograder.glob(f"{name}-autograder_*.zip"))
-    if len(zips) != 1:
-        raise RuntimeError(f"otter assign made {len(zips)} autograder zips in {autograder}, expected one")
-    zips[0].rename(autograder / f"{name}-autograder.zip")  # a stable name for `grade`
-    for folder in (student, autograder):
-        add_entry_cells(folder / f"{name}.ipynb", release, handout, student / "tests")
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / name
+        # Otter prints a banner per notebook; the summary below says what was built.
+        with contextlib.redirect_stdout(io.StringIO()):
+            otter_assign(str(master), str(scratch), no_pdfs=True, no_run_tests=True)
+        student, autograder = scratch / "student", scratch / "autograder"
+        zips = sorted(autograder.glob(f"{name}-autograder_*.zip"))
+        if len(zips) != 1:
+            raise RuntimeError(f"otter assign made {len(zips)} autograder zips in {autograder}, expected one")
+        zips[0].rename(autograder / f"{name}-autograder.zip")  # a stable name for `grade`
+        for folder in (student, autograder):
+            add_entry_cells(folder / f"{name}.ipynb", release, handout, student / "tests")
+        kept = place({str(p.relative_to(scratch)): p for p in scratch.rglob("*") if p.is_file()}, dest)
+    if kept:
+        print(f"kept in {dest} (not written by build): {', '.join(kept[:5])}")
     return dest
 
 
-def build(out: Path = DIST, names: list[str] | None = None, handout: str | None = None) -> list[Path]:
+def write_handout(built: Path, names: list[str], folder: Path) -> Path:
+    """The folder to publish as the handout repository (what the badges and install cells point
+    at): each student folder, and the package in package/; no master, solution or hidden test."""
+    files = {}
+    for name in names:
+        student = built / name / "student"
+        files |= {f"{name}/{p.relative_to(student)}": p for p in student.rglob("*") if p.is_file()}
+    package = ROOT / "growkit"
+    files |= {f"package/{p.relative_to(ROOT)}": p for p in package.rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts}
+    files |= {f"package/{n}": ROOT / n for n in PACKAGE_FILES if (ROOT / n).exists()}
+    kept = place(files, folder)
+    if kept:
+        print(f"kept in {folder} (not written by build): {', '.join(kept[:5])}")
+    return folder
+
+
+def build(out: Path = DIST, names: list[str] | None = None, handout: str | None = None,
+          handout_dir: Path | None = HANDOUT) -> list[Path]:
     release = Release.from_pyproject()
     handout = handout or default_handout(release)
     built = []
     for master in masters(names):
         start = time.perf_counter()
         built.append(build_one(master, out, release, handout))
-        print(f"built {built[-1]} ({time.perf_counter() - start:.1f} s): hand out student/, keep autograder/")
+        print(f"built {built[-1]} ({time.perf_counter() - start:.1f} s): keep autograder/ to yourself")
+    if handout_dir is not None:
+        folder = write_handout(out, [m.stem for m in masters(names)], handout_dir)
+        print(f"wrote {folder}: publish it as {handout.partition('/blob/')[0]} (student notebooks, public tests, "
+              "the package; no solutions, no hidden tests)")
     return built
+
+
+def clean(folders: list[Path]) -> None:
+    """Remove what `build` wrote (its manifests' files) and nothing else: never grades, never a
+    collected submission. Says what it removes and what it keeps."""
+    for manifest in sorted(p for f in folders if f.exists() for p in f.rglob(MANIFEST)):
+        folder = manifest.parent
+        files = read_manifest(folder)
+        for rel in files:
+            (folder / rel).unlink(missing_ok=True)
+        manifest.unlink()
+        for d in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            if not any(d.iterdir()):
+                d.rmdir()
+        if folder.exists() and not any(folder.iterdir()):
+            folder.rmdir()
+        left = [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+        print(f"removed {len(files)} built file(s) from {folder}" + (f"; kept {', '.join(left[:5])}" if left else ""))
 
 
 # ---- grade ---------------------------------------------------------------------------------
@@ -227,19 +309,6 @@ def manual_questions(master: Path) -> list[str]:
             if config.get("manual"):
                 out.append(str(config["name"]))
     return out
-
-
-def public_autograder(tests: Path, folder: Path) -> Path:
-    """An autograder zip of the public tests in `tests` (otter generate), for a student's own score."""
-    from otter.generate import main as otter_generate
-
-    if not sorted(tests.glob("*.py")):
-        raise FileNotFoundError(f"no public tests in {tests}: grade the notebook in its student folder")
-    zip_path = folder / "public-autograder.zip"
-    with contextlib.redirect_stdout(io.StringIO()):
-        otter_generate(tests_dir=str(tests), output_path=str(zip_path), no_config=True, no_requirements=True,
-                       no_environment=True)
-    return zip_path
 
 
 def hidden_paths(built: Path, paths: list[Path]) -> list[Path]:
@@ -418,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("names", nargs="*", help="only these assignments (e.g. 01_speedup_metric)")
     b.add_argument("--out", type=Path, default=DIST)
     b.add_argument("--handout", help="GitHub folder URL where the student folders are published (Colab badges)")
+    b.add_argument("--handout-dir", type=Path, default=HANDOUT, help="where to write the handout to publish")
+    sub.add_parser("clean", help="remove what build wrote (never grades or submissions)")
     g = sub.add_parser("grade", help="grade submitted notebooks with Otter (no Docker)")
     g.add_argument("paths", nargs="+", type=Path, help="submitted .ipynb files, or folders of them")
     g.add_argument("--built", type=Path, default=DIST, help="where `build` wrote the autograders")
@@ -427,7 +498,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="grade with the public tests beside each notebook (a student's own check), not the autograder")
     args = parser.parse_args(argv)
     if args.command == "build":
-        build(args.out, args.names, args.handout)
+        build(args.out, args.names, args.handout, args.handout_dir)
+        return 0
+    if args.command == "clean":
+        clean([DIST, HANDOUT])
         return 0
     grades = grade_all(args.paths, args.built, args.public, args.csv, args.workers)
     return 1 if any(g.error for g in grades) else 0
