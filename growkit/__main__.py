@@ -84,7 +84,7 @@ def cmd(args: argparse.Namespace) -> int:
     check_folder(out, asdict(cfg), "--out")
     t0 = time.perf_counter()
     with listing_runs_on_failure(out):
-        if args.workers != 1 and distributed.world_size() > 1:
+        if args.workers not in (1, "auto") and distributed.world_size() > 1:
             raise SettingError(f"--workers {args.workers} under torchrun: the ranks already share "
                                "the work; leave --workers out (or run without torchrun).")
         train(args, cfg, options)

@@ -29,12 +29,19 @@ def test_mixture_study_smoke(tmp_path, monkeypatch):
     assert mixture_study.run(cfg, opts(tmp_path), runs, readonly=True)["rows"] == summary["rows"]
 
 
-def test_mixture_cli_writes_the_table(tmp_path, capsys):
+def test_mixture_cli_writes_the_table(tmp_path, capsys, monkeypatch):
     out = tmp_path / "mx"
-    assert main(["mixture", "--preset", "smoke", "--runs", "scratch", "small", "--set", "epochs=0.2",
-                 "--out", str(out), "--no-progress"]) == 0
+    args = ["mixture", "--preset", "smoke", "--runs", "scratch", "small", "--set", "epochs=0.2",
+            "--out", str(out), "--no-progress"]
+    assert main([*args, "--workers", "2"]) == 0  # --workers for both commands
     assert "small" in (out / "summary.txt").read_text()
-    assert [r["run"] for r in json.loads((out / "summary.json").read_text())["rows"]] == ["scratch", "small"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["run"] for r in summary["rows"]] == ["scratch", "small"]
+    assert summary["config"]["epochs"] == 0.2 and "seeds" not in summary["config"]
+    # Again, into the same folder: its settings check passes and nothing trains.
+    monkeypatch.setattr(mixture_study, "Trainer", None)
+    assert main([*args, "--set", "seeds=0"]) == 0
+    assert json.loads((out / "summary.json").read_text())["rows"] == summary["rows"]
 
 
 def test_unknown_preset_and_run_name_the_choices():

@@ -137,6 +137,23 @@ def test_compare_end_to_end(tmp_path, capsys, monkeypatch):
     assert main(["compare", "--preset", "smoke", "--seeds", "0", "--out", str(out), "--no-progress"]) == 0
 
 
+def test_run_settings_on_the_command_line_change_no_run_name(tmp_path):
+    """--set checkpoint_every / prune / seeds go to RunOptions: the runs keep the names (the
+    cache keys) they have without them, and the summary's config is the StudyConfig alone."""
+    plain, routed = tmp_path / "plain", tmp_path / "routed"
+    assert main(["compare", "--preset", "smoke", "--seeds", "0", "--out", str(plain), "--no-progress"]) == 0
+    assert main(["compare", "--preset", "smoke", "--set", "seeds=0", "--set", "checkpoint_every=3",
+                 "--set", "prune=true", "--out", str(routed), "--no-progress"]) == 0
+    names = {p.name.split(".")[0] for p in (plain / "runs").glob("*.json")}
+    assert names == {p.name.split(".")[0] for p in (routed / "runs").glob("*.json")}
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (plain, routed)]
+    assert summaries[0]["per_seed"] == summaries[1]["per_seed"]  # the same numbers
+    assert summaries[0]["config"] == summaries[1]["config"] and "checkpoint_every" not in summaries[1]["config"]
+    # prune: a finished grown run keeps its final checkpoint only
+    assert len(list((plain / "runs").glob("*.phase0.pt"))) == 3
+    assert len(list((routed / "runs").glob("*.phase0.pt"))) == 2
+
+
 def test_bad_override_names_the_settings(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--set", "grow_frac=0.3"])
