@@ -97,8 +97,8 @@ class MixtureConfig:
 def check_runs(runs: list[str]) -> None:
     unknown = sorted(set(runs) - set(RUNS))
     if unknown or not runs:
-        raise SettingError(f"unknown runs {unknown or runs}; known: {list(RUNS)} (e.g. "
-                           "--runs scratch small).")
+        raise SettingError(f"unknown runs {unknown or runs}; known: {list(RUNS)}: e.g. "
+                           "runs=['scratch', 'small'] (--runs scratch small on the command line).")
 
 
 # The same names as the GPT study's presets, each meaning one thing.
