@@ -302,7 +302,7 @@ def test_hostile_submissions_get_zero_and_the_class_grades_normally(built, tmp_p
         nb = nbformat.from_dict(solutions)
         nb.cells.append(nbformat.v4.new_code_cell(f"SENTINEL = {str(sentinel)!r}\n" + hostile.read_text()))
         nbformat.write(nb, folder / f"{hostile.stem}.ipynb")
-    limits = sandbox.Limits(submission_s=40, cell_s=4, test_s=10)
+    limits = sandbox.Limits(submission_s=20, cell_s=4, test_s=10)
     grades = {g.submission.stem: g for g in tool.grade_all([folder], built, False, tmp_path / "g.csv", 2, limits)}
     printed = capsys.readouterr().out
     assert grades["honest"].total == (10.0, 10.0) and not grades["honest"].error, printed

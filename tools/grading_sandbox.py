@@ -370,7 +370,7 @@ def _run_cells(nb, guard: Guard, parameters: dict, cell_s: float) -> tuple[dict,
             continue
         try:
             code = compile(transform(source), f"<cell {number}>", "exec")
-            guard.run(lambda: exec(code, env), cell_s)
+            guard.run(lambda code=code: exec(code, env), cell_s)
         except Timeout:
             errors.append(f"cell {number} ran past its {cell_s:.0f} s limit and was stopped (an endless loop?)")
         except Exception as e:  # noqa: BLE001 - the student's error: reported, as Otter allows errors
@@ -462,13 +462,13 @@ def guarded_main(config: dict) -> None:
     # Everything the tests use is imported before the student's code runs (and before the hooks).
     import nbformat
     import torch
+    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
     from otter.test_files import test_case  # noqa: F401
 
     import growkit
     import growkit.cnn
     import growkit.grow
     import growkit.speedup  # noqa: F401
-    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
 
     torch.set_num_threads(1)
     nb = nbformat.read(os.path.join(work, "submission.ipynb"), as_version=4)
