@@ -383,8 +383,9 @@ class Study:
                  cache_dir: str | Path | None = None, preset: str | None = None,
                  readonly: bool = False, options: RunOptions | None = None) -> None:
         if options is not None and (progress is not None or cache_dir is not None):
-            raise TypeError("Study: give cache_dir and progress inside options=RunOptions(...), "
-                            "or options=None.")
+            raise TypeError("Study takes cache_dir and progress either alone or inside options, "
+                            "not both: e.g. Study(cfg, options=RunOptions(cache_dir='runs/x', "
+                            "progress=False)).")
         self.cfg = cfg
         self.seed = seed
         self.options = options or RunOptions(cache_dir=cache_dir, progress=progress)

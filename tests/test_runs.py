@@ -107,3 +107,11 @@ def test_shared_beginnings_are_named_by_the_run_cache_hash(tmp_path):
     assert runs.shared_start(tmp_path, family="mixture", seed=0) == path
     assert runs.shared_start(tmp_path, family="mixture", seed=1) != path
     assert runs.shared_start(None, family="mixture", seed=0) is None
+
+
+def test_a_study_takes_its_folder_alone_or_in_its_options_not_both(tmp_path):
+    options = RunOptions(cache_dir=tmp_path, checkpoint_every=5, prune=True)
+    study = Study.from_preset("smoke", options=options)
+    assert study.cache.folder == tmp_path and study.cache.prune and study.options is options
+    with pytest.raises(TypeError, match="not both"):
+        Study.from_preset("smoke", cache_dir=tmp_path, options=options)
