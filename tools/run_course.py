@@ -132,6 +132,9 @@ FIGURES = {
                   "dashed) and the grown runs; the arrow runs from where scratch reaches its final loss to "
                   "where the grown run does (the speedup).",
     "plot_records": "Validation loss against training FLOPs, one line per model trained alone on the budget.",
+    "plot_curves": "Validation loss against training FLOPs, one line per run on one budget (notebook 07: a "
+                   "checkpoint trained on as imported, grown with G_stack, and grown with LLaMA-Pro training "
+                   "only its new blocks; FLOPs counted from the import).",
     "plot_speedups": "Speedup over scratch in FLOPs, one bar per grown run, tokens per parameter at each bar; "
                      "hatched grey: the small model alone; diamonds: the paper's number (~1.1B parameters).",
     "plot_surface": "Speedup over scratch for each growth point (share of the budget before growth) and "
@@ -220,8 +223,9 @@ def rows_table(results: dict[str, Any]) -> str:
         return ""
     if "speedup_flops" not in rows[0] and "val_loss" in rows[0]:  # models trained alone (01)
         head = ["run", "val loss", "tokens/param", "FLOPs"]
-        body = [[r["name"], f"{r['val_loss']:.4f}", f"{r['tokens_per_param']:.0f}", f"{r['flops']:.3g}"]
-                for r in rows]
+        # (07's runs continue a checkpoint: well under one token per parameter since the import)
+        body = [[r["name"], f"{r['val_loss']:.4f}", f"{r['tokens_per_param']:.0f}" if r["tokens_per_param"] >= 1
+                 else f"{r['tokens_per_param']:.2g}", f"{r['flops']:.3g}"] for r in rows]
     elif "test_acc_mean" in rows[0]:
         seeds = max(len(r.get("seeds") or [0]) for r in rows)
         spread = seeds > 1  # one seed has no spread: no column of ± 0.00
