@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import distributed, mixture_study, study
+from . import compare, distributed, mixture_study, study
 from .checkpoint import CheckpointError
 from .plots import plot_compare
 from .record import RecordError
@@ -56,7 +56,7 @@ def setting_parser(config: type) -> Callable[[str], tuple[type, str, Any]]:
 def train(args: argparse.Namespace, cfg: Any, options: RunOptions) -> None:
     """This process's runs (its seeds), once: those already in the folder are read."""
     if args.command == "compare":
-        study.train(cfg, options)
+        compare.train(cfg, options)
     else:
         mixture_study.train(cfg, options, args.runs)
 
@@ -65,7 +65,7 @@ def summary(args: argparse.Namespace, cfg: Any, options: RunOptions) -> tuple[di
     """(summary.json's data, the table, the records to draw or None), read from the folder:
     this process's seeds and every other one finished there with these settings."""
     if args.command == "compare":
-        result = study.compare(cfg, options, readonly=True)
+        result = compare.compare(cfg, options, readonly=True)
         return result.to_json(), result.table, result.records
     found = mixture_study.run(cfg, options, args.runs, readonly=True)
     return {k: v for k, v in found.items() if k != "records"}, found["table"], None

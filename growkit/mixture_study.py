@@ -398,7 +398,7 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
     parts = []
     if "scratch" in acc and "small" in acc:
         out["target_beats_small"] = acc["scratch"] > acc["small"]
-        parts.append(f"The full-width net from scratch {'beats' if out['target_beats_small'] else 'LOSES TO'} "
+        parts.append(f"The full-width net from scratch {'beats' if out['target_beats_small'] else 'loses to'} "
                      f"the half-width net alone on the same budget ({100 * acc['scratch']:.2f}% vs "
                      f"{100 * acc['small']:.2f}%).")
     if mixtures and baselines:

@@ -145,7 +145,7 @@ headline = {"speedup_flops": row.speedup_flops, "speedup_tokens": row.speedup_to
             "target_beats_small": study.scratch.final_val_loss < row.small_val_loss,
             "grown_beats_small": row.beats_small, "grown_beats_scratch": row.beats_scratch}
 def beats(yes):
-    return "beats" if yes else "does NOT beat"
+    return "beats" if yes else "does not beat"
 
 
 print(course.words(

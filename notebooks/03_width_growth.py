@@ -119,7 +119,7 @@ answer = {
     "text": (f"Best width operator: {'none reached scratch' if top is None else top.name} "
              f"({pct(None if top is None else top.speedup_flops)}); depth {stack_row.name}: "
              f"{pct(stack_row.speedup_flops)}. Width growth {'beats' if beats_scratch else 'does not beat'} "
-             f"scratch's final loss and {'loses' if loses else 'does NOT lose'} to depth growth"
+             f"scratch's final loss and {'loses' if loses else 'does not lose'} to depth growth"
              f"{' (as in the paper).' if loses and not beats_scratch else '.'}"),
 }
 answer["text"] = course.words(answer["text"], study.preset)

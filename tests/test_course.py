@@ -156,7 +156,7 @@ def test_make_lab_works_on_git_ignored_copies_and_keeps_a_students_work(tmp_path
 def test_smoke_verdicts_are_marked_and_give_no_tuning_advice():
     from growkit.course import words
 
-    said = ("The target LOSES TO the small model. It does not deserve its size at this budget, so a speedup "
+    said = ("The target loses to the small model. It does not deserve its size at this budget, so a speedup "
             "over scratch says nothing about growth: raise tokens_per_param. stack↑×4 reaches scratch's loss.")
     smoke = words(said, "smoke")
     assert smoke.startswith("[smoke run: meaningless numbers]") and "tokens_per_param" not in smoke

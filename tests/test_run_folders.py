@@ -80,7 +80,7 @@ def test_configurations_share_a_cache_folder_without_overwriting(tmp_path):
 def test_a_failed_summary_still_lists_the_runs(tmp_path, monkeypatch):
     import pytest
 
-    import growkit.study as study
+    import growkit.compare as compare
     from growkit.__main__ import main
 
     out = tmp_path / "cmp"
@@ -91,7 +91,7 @@ def test_a_failed_summary_still_lists_the_runs(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(study, "compare", broken)
+    monkeypatch.setattr(compare, "compare", broken)
     with pytest.raises(ZeroDivisionError):
         main(["compare", "--preset", "smoke", "--out", str(out), "--no-progress"])
     text = (out / "summary.txt").read_text()

@@ -62,7 +62,7 @@ def test_rows_are_typed_and_serialise_to_strict_json(smoke):
     assert data["small"] == "4L×8 alone" and data["claims_preservation"] is True
     assert row.max_abs_logits < 1e-4  # G_zero in width preserves the function exactly
     assert "zero→×2" in smoke.table([row]) and "4L×8 alone" in smoke.table([row])
-    assert "LOSES TO" in smoke.verdict(row)  # 2 tokens/param: the small model alone wins
+    assert "The target loses to" in smoke.verdict(row)  # 2 tokens/param: the small model alone wins
 
 
 def test_small_models_shrink_the_target_the_right_way(smoke):

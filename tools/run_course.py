@@ -241,7 +241,7 @@ def rows_table(results: dict[str, Any]) -> str:
                  pct(r["speedup_flops"], 0, r.get("reached_before_growth", False)),
                  pct(r["speedup_tokens"]),
                  f"{r['tokens_per_param']:.0f}", f"{r['small']} {r['small_val_loss']:.4f}",
-                 "yes" if r["beats_small"] else "NO"] for r in rows]
+                 "yes" if r["beats_small"] else "no"] for r in rows]
         scratch = results.get("scratch")
         if scratch:
             body.insert(0, ["scratch", f"{scratch['val_loss']:.4f}", "", "", f"{scratch['tokens_per_param']:.0f}",
