@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm  # a text line, as train.progress_bar's
 
 from .checkpoint import load_checkpoint
 from .data import load_text
@@ -43,6 +42,7 @@ from .gpt import GPT, GPTConfig
 from .grow import Operator, resolve
 from .grow.depth import layer_order
 from .grow.width import narrowed_config
+from .progress import counter
 from .record import Record, json_safe
 from .runs import Job, RunCache, RunOptions, run_jobs, run_spec
 from .settings import at_least, check_types, positive, within
@@ -759,7 +759,7 @@ def train_runs(studies: list[Study], variants: list[Variant], workers: int | str
         jobs = [job for study in studies for job in study.jobs(variants)]
         run_jobs(RunCache(options.cache_dir).untrained(jobs), count, on)
     for study in studies:
-        for v in tqdm(variants, desc="runs", disable=not on, leave=False):
+        for v in counter(variants, "runs", on):  # stdout, as the Trainer's line
             study.add(v)
 
 
