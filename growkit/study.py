@@ -35,7 +35,6 @@ from typing import Any
 
 import torch
 
-from .checkpoint import load_checkpoint
 from .data import load_text
 from .device import auto_device, choose
 from .gpt import GPT, GPTConfig
@@ -47,6 +46,7 @@ from .record import Record, json_safe
 from .runs import Job, RunCache, RunOptions, run_jobs, run_spec
 from .settings import at_least, check_types, positive, within
 from .speedup import pct, speedup, text_table
+from .stages import Schedule, continued, phase_evals, phase_steps, train_stages
 from .train import TrainConfig, Trainer, seeded
 
 # ---- settings ---------------------------------------------------------------------------------
@@ -223,6 +223,17 @@ class Variant:
     grow_fraction: float | None = None  # share of the budget before growth; None: the config's
     options: dict[str, Any] = field(default_factory=dict)  # passed to grow(), e.g. order="interpolate"
     label: str | None = None
+    # Growth in several stages (growkit.stages): op/dim/factor then say only where the first
+    # model comes from (`factor` smaller than the target in `dim`); the stages grow it back.
+    schedule: Schedule | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.schedule, dict):  # a Variant read back from a record's meta
+            self.schedule = Schedule(**self.schedule)
+        if self.schedule is not None and self.grow_fraction is not None:
+            raise ValueError(f"a Variant with a schedule grows at its stages' points, so "
+                             f"grow_fraction={self.grow_fraction} has no meaning there: leave it out "
+                             "and set Stage(at=...) instead.")
 
     @property
     def operator(self) -> Operator:
@@ -232,6 +243,8 @@ class Variant:
     def name(self) -> str:
         if self.label:
             return self.label
+        if self.schedule is not None:
+            return self.schedule.name
         opts = [f"{v}" if k == "order" else f"{k}={v}" for k, v in sorted(self.options.items())
                 if k not in ("steps", "seed")]
         arrow = "↑" if self.dim == "depth" else "→"
@@ -364,6 +377,15 @@ class GrownPlan:
     fraction: float
     before: TrainConfig
     after: TrainConfig
+    phases: list[TrainConfig] = field(default_factory=list)  # in stages: every phase's config
+
+
+def variant_meta(variant: Variant) -> dict[str, Any]:
+    """A variant as its record's meta keeps it (a one-stage run's as it always was)."""
+    out = asdict(variant)
+    if out["schedule"] is None:
+        del out["schedule"]
+    return out
 
 
 class Study:
@@ -516,6 +538,8 @@ class Study:
     def grown_plan(self, variant: Variant) -> GrownPlan:
         """The grown run's phases: the small model for its share of the budget, the target
         for the rest (less what the operator spends itself: one budget)."""
+        if variant.schedule is not None:
+            return self.staged_plan(variant)
         cfg, small, operator = self.cfg, self.small_of(variant), variant.operator
         fraction = cfg.grow_fraction if variant.grow_fraction is None else variant.grow_fraction
         if not 0 < fraction < 1:
@@ -533,7 +557,31 @@ class Study:
                                             lr_small=self.lr_for(small))
         return GrownPlan(small, fraction, tc, after_tc)
 
+    def staged_plan(self, variant: Variant) -> GrownPlan:
+        """A schedule's phases (growkit.stages): each model for its share of the budget, the
+        models before the target at their lr_for, the target at the one-stage run's rate,
+        a re-warmup of warmup_after_growth after every growth."""
+        cfg, schedule = self.cfg, variant.schedule
+        assert schedule is not None
+        models = schedule.models(self.small_of(variant))
+        if not same_shape(models[-1], self.target):
+            raise ValueError(f"{schedule.name} grows {model_name(models[0])} into {model_name(models[-1])}, "
+                             f"not the target {model_name(self.target)}: its stages must grow by the "
+                             f"variant's factor {variant.factor:g} in all.")
+        steps = phase_steps(schedule.shares(), [self.flops_per_step(m) for m in models], self.budget_flops)
+        lrs = [self.lr_for(m) for m in models[:-1]] + [cfg.lr_after_growth or cfg.lr_big]
+        warmups = [cfg.warmup] + [cfg.warmup_after_growth] * len(schedule.stages)
+        configs = [train_config(cfg, n, lr, w, self.seed, e) for n, lr, w, e
+                   in zip(steps, lrs, warmups, phase_evals(steps, cfg.evals))]
+        if not cfg.restart_schedule:
+            configs = continued(configs)
+        return GrownPlan(models[0], schedule.first, configs[0], configs[-1], configs)
+
     def grown_spec(self, variant: Variant, p: GrownPlan) -> dict[str, Any]:
+        if variant.schedule is not None:  # every phase's config and the stages name the run
+            return run_spec(kind="grown", small=p.small.to_dict(), phases=[asdict(c) for c in p.phases],
+                            stages=variant.schedule.spec(), fresh_optimizer=self.cfg.fresh_optimizer,
+                            corpus=self.cfg.corpus, seed=self.seed)
         return run_spec(kind="grown", small=p.small.to_dict(), before=asdict(p.before),
                         after=asdict(p.after), op=variant.operator.name, dim=variant.dim,
                         factor=variant.factor, options=dict(variant.options),
@@ -605,13 +653,17 @@ class Study:
             trainer = Trainer(seeded(self.seed, lambda: GPT(p.small)), self.data, p.before, name=name,
                               progress=self.progress, out_dir=out_dir,
                               checkpointing=self.options.checkpointing(stem))
-            fit(trainer, on_eval)
-            model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=p.after,
-                                 fresh_optimizer=self.cfg.fresh_optimizer, **dict(variant.options))
-            if not same_shape(model.config, self.target):
-                raise RuntimeError(f"{name} grew into {model.config}, not the target {self.target}.")
-            fit(trainer, on_eval)
-            trainer.record.meta.update(run="grown", variant=asdict(variant), grow_fraction=p.fraction,
+            if variant.schedule is not None:  # growth in stages (growkit.stages): every phase
+                train_stages(trainer, variant.schedule, p.phases, fresh_optimizer=self.cfg.fresh_optimizer,
+                             fit=lambda t: fit(t, on_eval))
+            else:
+                fit(trainer, on_eval)
+                model = trainer.grow(variant.op, dim=variant.dim, factor=variant.factor, config=p.after,
+                                     fresh_optimizer=self.cfg.fresh_optimizer, **dict(variant.options))
+                if not same_shape(model.config, self.target):
+                    raise RuntimeError(f"{name} grew into {model.config}, not the target {self.target}.")
+                fit(trainer, on_eval)
+            trainer.record.meta.update(run="grown", variant=variant_meta(variant), grow_fraction=p.fraction,
                                        budget_flops=self.budget_flops, study=asdict(self.cfg))
             return trainer.record
 
@@ -621,13 +673,10 @@ class Study:
 
     def model(self, variant: Variant) -> GPT | None:
         """The grown run's final weights, from its last checkpoint in the cache (None without
-        a cache_dir): e.g. to sample text from it."""
-        rec = self.add(variant)
-        path = self.cache.file(rec.meta["cache_spec"], f"phase{len(rec.phases) - 1}.pt")
-        if path is None:
-            return None
-        model, _ = load_checkpoint(path)
-        assert isinstance(model, GPT)
+        a cache_dir): e.g. to sample text from it. A checkpoint gone or unreadable raises an
+        error naming the files to delete so that a re-run trains the run again."""
+        model = self.cache.final_model(self.add(variant))
+        assert model is None or isinstance(model, GPT)
         return model
 
     def run(self, variants: Iterable[Variant], workers: int | str | None = None) -> list[Row]:

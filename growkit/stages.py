@@ -1,0 +1,264 @@
+"""Growing more than once: a schedule of growth events on one FLOPs budget.
+
+The course's grown run grows once (train small, grow, train on). Staged training, gradual
+stacking (MIDAS; the `gradual_stack` of the G_stack code) and progressive BERT growth grow
+in several steps. A `Schedule` is a list of `Stage`s, each a growth event: the operator,
+its direction and factor, and the point, as the share of the FLOPs budget spent before it:
+
+    two = Schedule([Stage(0.05, factor=2), Stage(0.20, factor=2)])      # 1 -> 2 -> 4 blocks
+    gradual = gradual_stack(1, 4, points=[0.05, 0.10, 0.20])            # 1 -> 2 -> 3 -> 4
+    Variant("stack", "depth", 4, schedule=two)    # in a Study (growkit/study.py)
+
+One Trainer trains every phase, so one ledger counts every FLOP and every growth is an event
+in `record.events` (plots.plot_curves marks each); the Trainer resumes at any phase, since each
+growth call is recorded and replayed. Each phase gets the budget's share between two points:
+phase i runs (point_i - point_{i-1}) * C / (FLOPs of one of its steps) steps, the last phase
+the rest of the budget.
+
+The optimizer across growth (Trainer.grow's `fresh_optimizer`): False carries AdamW's moments
+of every parameter copied whole from the model before. G_stack copies every block, so every
+grown block starts with the moments of the block it copies (duplicated); G_zero and G_random
+keep the small blocks, whose moments carry, and their new blocks start from zero moments,
+which Adam's bias correction treats as a first step (a full-sized update for those only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .gpt import GPTConfig
+from .grow import resolve
+from .grow.width import widened_config
+from .train import TrainConfig, Trainer
+
+
+@dataclass
+class Stage:
+    """One growth event of a schedule: grow with `op` in `dim` by `factor` once `at` (a
+    share of the FLOPs budget, counted from the start of the run) has been spent.
+    `options` go to the operator, e.g. {"layers": [0, 1, 1]} for G_stack with an explicit
+    block order (its factor is then ignored: the grown depth is len(layers))."""
+
+    at: float
+    op: str = "stack"
+    dim: str = "depth"
+    factor: float = 2
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.at, bool) or not isinstance(self.at, (int, float)) or not 0 < self.at < 1:
+            raise ValueError(f"Stage.at is the share of the FLOPs budget spent before this growth, "
+                             f"in (0, 1); got {self.at!r}: e.g. Stage(0.05, 'stack', factor=2).")
+        operator = resolve(self.op, self.dim)  # an unknown operator is named now, not mid-run
+        if operator.needs_data:
+            raise ValueError(f"{operator.label} ({self.op!r}) trains on data of its own, which a "
+                             "schedule does not budget yet: grow with it in a one-stage "
+                             f"Variant({self.op!r}, {self.dim!r}, ...) instead.")
+
+    def grown(self, cfg: GPTConfig) -> GPTConfig:
+        """The model this stage grows `cfg` into (its shape only)."""
+        if self.dim == "width":
+            return widened_config(cfg, self.factor)
+        layers = self.options.get("layers")
+        depth = len(layers) if layers is not None else cfg.n_layer * int(self.factor)
+        return dataclasses.replace(cfg, n_layer=depth)
+
+    @property
+    def words(self) -> str:
+        layers = self.options.get("layers")
+        if layers is not None:
+            return f"layers {list(layers)} @{self.at:.3g}"
+        arrow = "↑" if self.dim == "depth" else "→"
+        return f"{self.op}{arrow}×{self.factor:g} @{self.at:.3g}"
+
+
+@dataclass
+class Schedule:
+    """Growth events in the order they happen (their points strictly increasing), and a
+    name for tables and figures (None: written from the stages)."""
+
+    stages: list[Stage]
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        self.stages = [s if isinstance(s, Stage) else Stage(**s) for s in self.stages]
+        points = [s.at for s in self.stages]
+        if not points or any(b <= a for a, b in zip(points, points[1:])):
+            raise ValueError(f"a schedule needs at least one stage, their points strictly "
+                             f"increasing; got points {points}: e.g. Schedule([Stage(0.05), "
+                             "Stage(0.2)]).")
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        return " → ".join(f"{s.op}×{s.factor:g}" if "layers" not in s.options else
+                          f"{len(s.options['layers'])}L" for s in self.stages) + " @" + "/".join(
+            f"{s.at:.0%}" for s in self.stages)
+
+    @property
+    def first(self) -> float:
+        """The share of the budget before the first growth (a Row's grow_fraction)."""
+        return self.stages[0].at
+
+    def models(self, first: GPTConfig) -> list[GPTConfig]:
+        """The model of every phase, the first one `first`."""
+        out = [first]
+        for stage in self.stages:
+            out.append(stage.grown(out[-1]))
+        return out
+
+    def shares(self) -> list[float]:
+        """The share of the FLOPs budget each phase gets: up to the first point, between
+        points, after the last."""
+        points = [0.0, *(s.at for s in self.stages), 1.0]
+        return [b - a for a, b in zip(points, points[1:])]
+
+    def spec(self) -> list[dict[str, Any]]:
+        """The stages as data (part of a run's cache key)."""
+        return [dataclasses.asdict(s) for s in self.stages]
+
+
+def gradual_stack(start: int, target: int, points: Sequence[float], top: int = 1,
+                  label: str | None = None) -> Schedule:
+    """Gradual stacking (MIDAS, the G_stack code's `gradual_stack`): from `start` blocks to
+    `target`, at each point copy the top `top` blocks onto the top of the stack, so every
+    stage adds `top` blocks: (target - start) / top stages, one per point."""
+    stages_needed = (target - start) / top if top > 0 else math.inf
+    if start < 1 or top < 1 or stages_needed != int(stages_needed) or stages_needed != len(points):
+        raise ValueError(
+            f"gradual_stack({start}, {target}, top={top}) adds {top} block(s) per stage, so it needs "
+            f"(target - start) / top stages with start >= 1 and top >= 1; got {len(points)} point(s): "
+            f"e.g. gradual_stack(1, 4, points=[0.05, 0.1, 0.2]).")
+    stages, depth = [], start
+    for at in points:
+        # With an explicit block order G_stack ignores its factor; 1 so no event reads "×2".
+        layers = list(range(depth)) + list(range(depth - top, depth))
+        stages.append(Stage(at, "stack", "depth", 1, {"layers": layers}))
+        depth += top
+    name = label or (f"gradual top-{top} " + "→".join(str(start + i * top) for i in range(len(points) + 1))
+                     + " @" + "/".join(f"{p:.0%}" for p in points))
+    return Schedule(stages, name)
+
+
+def phase_steps(shares: Sequence[float], flops_per_step: Sequence[float], budget: float) -> list[int]:
+    """Steps of each phase: its share of the budget over the FLOPs of one of its steps (at
+    least 1). For one growth this is the one-stage plan's arithmetic exactly."""
+    return [max(1, round(share * budget / fps)) for share, fps in zip(shares, flops_per_step)]
+
+
+def phase_evals(steps: Sequence[int], evals: int) -> list[int]:
+    """Evaluations of each phase, spread by its share of the steps (at least 1 each)."""
+    total = sum(steps)
+    return [max(1, round(evals * s / total)) for s in steps]
+
+
+def continued(configs: list[TrainConfig]) -> list[TrainConfig]:
+    """One warmup and cosine across all phases (the "naive" continued schedule), at the first
+    phase's rate: each phase enters it where the previous one left."""
+    total = sum(c.steps for c in configs)
+    out, offset = [], 0
+    for c in configs:
+        out.append(dataclasses.replace(c, lr=configs[0].lr, warmup=configs[0].warmup,
+                                       schedule_offset=offset, schedule_steps=total))
+        offset += c.steps
+    return out
+
+
+def train_stages(trainer: Trainer, schedule: Schedule, configs: Sequence[TrainConfig], *,
+                 fresh_optimizer: bool, fit: Callable[[Trainer], None]) -> None:
+    """Train the first phase (the trainer's own config), then grow at each stage and train
+    the next phase with its config: `configs` has one per phase, the first the trainer's.
+    A resumed trainer skips the calls it has done already (growkit.resume)."""
+    if len(configs) != len(schedule.stages) + 1:
+        raise ValueError(f"{len(schedule.stages)} stage(s) need {len(schedule.stages) + 1} phase "
+                         f"configs, got {len(configs)}.")
+    fit(trainer)
+    for stage, config in zip(schedule.stages, configs[1:]):
+        trainer.grow(stage.op, dim=stage.dim, factor=stage.factor, config=config,
+                     fresh_optimizer=fresh_optimizer, **stage.options)
+        fit(trainer)
+
+
+# ---- the schedules and optimizer settings notebook 08 compares (1 -> 4 blocks) -----------------
+# Growing twice: stack the 1-block model to 2 blocks at 5% of the budget (one-stage G_stack's
+# point), then the 2-block model to 4 at 20%; gradual stacking adds the top block at 5, 10 and
+# 20%. Both reach the target's depth after the same first 5% as one-stage G_stack ×4 @5%.
+TWO_STAGE = Schedule([Stage(0.05, "stack", "depth", 2), Stage(0.20, "stack", "depth", 2)],
+                     "stack ×2 → ×2 @5%/20%")
+GRADUAL = gradual_stack(1, 4, [0.05, 0.10, 0.20])
+# StudyConfig overrides: AdamW's moments across growth (fresh: the paper's and the course's
+# default) and the re-warmup after growth (the course's 20 steps, or none).
+OPTIMIZER_SETTINGS: dict[str, dict[str, Any]] = {
+    "fresh, re-warmup 20": {},
+    "carried, re-warmup 20": {"fresh_optimizer": False},
+    "fresh, no re-warmup": {"warmup_after_growth": 0},
+    "carried, no re-warmup": {"fresh_optimizer": False, "warmup_after_growth": 0},
+}
+
+
+# ---- when to grow: a rule fitted to the kit's own sweeps -----------------------------------------
+
+
+@dataclass
+class Peak:
+    """Where a quadratic in log10(growth fraction) through measured speedups peaks."""
+
+    fraction: float | None  # None: the fit curves upward (no peak)
+    speedup: float | None
+    residuals: list[float]  # measured - fitted, one per point
+    inside: bool  # the peak lies within the measured fractions (else: extrapolation)
+
+
+def quadratic_peak(fractions: Sequence[float], speedups: Sequence[float]) -> Peak:
+    """Fit speedup = a + b x + c x^2, x = log10(fraction), by least squares (three or more
+    points) and return its peak x* = -b / 2c when c < 0."""
+    import numpy as np
+
+    if len(fractions) < 3 or len(fractions) != len(speedups):
+        raise ValueError(f"a peak needs three or more (fraction, speedup) pairs, got {len(fractions)} "
+                         f"fractions and {len(speedups)} speedups.")
+    x, y = np.log10(np.asarray(fractions, float)), np.asarray(speedups, float)
+    c, b, a = np.polyfit(x, y, 2)
+    residuals = [float(v) for v in y - (a + b * x + c * x * x)]
+    if c >= 0:
+        return Peak(None, None, residuals, False)
+    top = -b / (2 * c)
+    return Peak(float(10**top), float(a + b * top + c * top * top), residuals,
+                bool(x.min() <= top <= x.max()))
+
+
+@dataclass
+class TimingRule:
+    """fraction* = coefficient * (tokens_per_param / 40)^exponent_budget * (factor / 4)^exponent_factor:
+    the share of the budget before growth where growth paid most, as a power law in the budget
+    (tokens per target parameter) and the growth factor; `residuals` in log10 of the fraction,
+    one per measured peak."""
+
+    coefficient: float
+    exponent_budget: float
+    exponent_factor: float
+    residuals: list[float]
+
+    def predict(self, tokens_per_param: float, factor: float) -> float:
+        return (self.coefficient * (tokens_per_param / 40) ** self.exponent_budget
+                * (factor / 4) ** self.exponent_factor)
+
+
+def fit_timing(peaks: Sequence[dict[str, float]]) -> TimingRule:
+    """The power law through measured peaks, each {tokens_per_param, factor, fraction}, by
+    least squares on log10 (three unknowns: with three peaks it passes through them all, so
+    its residuals say nothing until there are more)."""
+    import numpy as np
+
+    if len(peaks) < 2:
+        raise ValueError(f"a timing rule needs peaks at two or more settings, got {len(peaks)}.")
+    rows = np.array([[1.0, math.log10(p["tokens_per_param"] / 40), math.log10(p["factor"] / 4)] for p in peaks])
+    y = np.array([math.log10(p["fraction"]) for p in peaks])
+    coef, *_ = np.linalg.lstsq(rows, y, rcond=None)
+    return TimingRule(float(10 ** coef[0]), float(coef[1]), float(coef[2]),
+                      [float(v) for v in y - rows @ coef])

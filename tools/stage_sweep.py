@@ -1,0 +1,185 @@
+"""Growing in stages, the optimizer across growth, and growth timing, over seeds: the
+measurement behind notebook 08 and the multi-stage rows of docs/results.md.
+
+    python tools/stage_sweep.py --seeds 0 1 2 --workers 2 --cache /tmp/stages_runs
+
+At the `cpu` preset (1 -> 4 blocks at width 48, 40 tokens per target parameter, where the
+target beats the 1-block model alone by more than twice the seeds' spread), every run on the
+same FLOPs, one thread per run:
+
+    stages     one-stage G_stack ×4 @5%, stack ×2 -> ×2 @5%/20% (growkit.stages.TWO_STAGE),
+               gradual stacking 1->2->3->4 @5/10/20% (growkit.stages.GRADUAL)
+    optimizer  one-stage G_stack ×4 @5% with fresh or carried AdamW moments, with the
+               course's re-warmup of 20 steps or none (growkit.stages.OPTIMIZER_SETTINGS)
+    timing     one-stage G_stack ×4 at 2.5, 10 and 20% of the budget (5% is in `stages`)
+
+Runs are cached in --cache (growkit.runs.RunCache: an interrupted sweep resumes, notebook 08
+pointed at the folder reads them); jobs are handed out seed by seed in the order of --parts,
+so the first seed's comparisons finish first. The summary (per comparison and seed: final
+validation loss, FLOPs speedup over scratch and over one-stage G_stack, and mean ± std)
+goes to <cache>/stage_sweep.json and <cache>/stage_sweep.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from growkit.record import Record, write_json
+from growkit.runs import NotCached, RunCache, RunOptions, run_jobs
+from growkit.speedup import speedup, text_table
+from growkit.stages import GRADUAL, OPTIMIZER_SETTINGS, TWO_STAGE
+from growkit.study import Study, Variant, preset
+
+PARTS = ("stages", "optimizer", "timing")
+ONE_STAGE = Variant("stack", "depth", 4)  # at the preset's grow_fraction, 5%: notebook 00's run
+
+
+@dataclass
+class Comparison:
+    """One line of the sweep: a variant trained under some StudyConfig overrides."""
+
+    name: str
+    part: str
+    variant: Variant
+    overrides: dict[str, Any]
+
+
+def comparisons(parts: tuple[str, ...] = PARTS) -> list[Comparison]:
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"unknown parts {unknown}: choose from {', '.join(PARTS)}.")
+    out = []
+    if "stages" in parts:
+        out += [Comparison("one-stage G_stack ×4 @5%", "stages", ONE_STAGE, {}),
+                Comparison(TWO_STAGE.name, "stages", Variant("stack", "depth", 4, schedule=TWO_STAGE), {}),
+                Comparison(GRADUAL.name, "stages", Variant("stack", "depth", 4, schedule=GRADUAL), {})]
+    if "optimizer" in parts:
+        out += [Comparison(f"G_stack ×4 @5%, {k}", "optimizer", ONE_STAGE, o) for k, o in OPTIMIZER_SETTINGS.items()]
+    if "timing" in parts:
+        out += [Comparison(f"G_stack ×4 @{f:.1%}", "timing", Variant("stack", "depth", 4, f), {})
+                for f in (0.025, 0.1, 0.2)]
+    return out
+
+
+def study_for(seed: int, overrides: dict[str, Any], cache: Path, name: str = "cpu",
+              readonly: bool = False) -> Study:
+    """The seed's study under `overrides` (`readonly`: finished runs only, NotCached else)."""
+    options = RunOptions(cache_dir=cache, progress=False)
+    return Study(preset(name, **overrides), seed, preset=name, options=options, readonly=readonly)
+
+
+def train(chosen: list[Comparison], seeds: list[int], cache: Path, workers: int, name: str) -> None:
+    """Every run the comparisons need, in `workers` one-thread processes: seed by seed,
+    the timing runs (the least needed) last."""
+    jobs, seen = [], set()
+    order = [(seed, c) for last in (False, True) for seed in seeds for c in chosen
+             if (c.part == "timing") == last]
+    for seed, c in order:
+        for job in study_for(seed, c.overrides, cache, name).jobs([c.variant]):
+            key = RunCache.key(job.spec)
+            if key not in seen:
+                seen.add(key)
+                jobs.append(job)
+    todo = RunCache(cache).untrained(jobs)
+    print(f"{len(todo)} of {len(jobs)} runs to train, {workers} at a time", flush=True)
+    run_jobs(todo, workers, progress=True)
+
+
+def numbers(c: Comparison, seed: int, cache: Path, name: str) -> dict[str, Any] | None:
+    """One comparison at one seed, read from the cache; None while a run is missing."""
+    try:
+        study = study_for(seed, c.overrides, cache, name, readonly=True)
+        row = study.row(c.variant)
+        one_stage = study_for(seed, {}, cache, name, readonly=True).add(ONE_STAGE)
+    except NotCached:
+        return None
+    return {"val_loss": row.val_loss, "speedup_flops": row.speedup_flops,
+            "speedup_vs_one_stage": flops_ratio(one_stage, study.add(c.variant)), "beats_small": row.beats_small,
+            "scratch": study.scratch.final_val_loss, "small_alone": row.small_val_loss,
+            "grow_fraction": row.grow_fraction, "wall_s": study.add(c.variant).final["wall_s"]}
+
+
+def flops_ratio(reference: Record, run: Record) -> float | None:
+    """`run`'s FLOPs speedup over `reference`: where it reaches the reference's final loss,
+    the reference's FLOPs to get there over the run's, minus 1; where it does not, the other
+    way round (the run's final loss, reached sooner by the reference), as a negative number:
+    1 / (1 + the reference's speedup) - 1. None when neither reaches the other's."""
+    ahead = speedup(reference, run).flops
+    if ahead is not None:
+        return ahead
+    behind = speedup(run, reference).flops
+    return None if behind is None else 1 / (1 + behind) - 1
+
+
+def mean_std(xs: list[float | None]) -> tuple[float | None, float | None]:
+    got = [x for x in xs if x is not None]
+    if len(got) < len(xs) or not got:
+        return None, None  # a seed that never reached the target: no mean of speedups
+    return statistics.fmean(got), statistics.stdev(got) if len(got) > 1 else 0.0
+
+
+def summarise(chosen: list[Comparison], seeds: list[int], cache: Path, name: str) -> dict[str, Any]:
+    """Per comparison, the seeds whose runs are all there, and their mean ± std."""
+    out: dict[str, Any] = {"preset": name, "seeds": seeds, "comparisons": []}
+    for c in chosen:
+        found = {seed: numbers(c, seed, cache, name) for seed in seeds}
+        per_seed = {seed: v for seed, v in found.items() if v is not None}
+        if not per_seed:
+            continue
+        line = {"name": c.name, "part": c.part, "overrides": c.overrides, "per_seed": per_seed}
+        for key in ("val_loss", "speedup_flops", "speedup_vs_one_stage", "scratch", "small_alone"):
+            line[key] = mean_std([v[key] for v in per_seed.values()])
+        out["comparisons"].append(line)
+    return out
+
+
+def fmt(ms: tuple[float | None, float | None], percent: bool = False) -> str:
+    m, s = ms
+    if m is None:
+        return "never (some seed)"
+    return f"{m:+.1%} ± {s:.1%}" if percent else f"{m:.4f} ± {s:.4f}"
+
+
+def table(summary: dict[str, Any]) -> str:
+    body = []
+    for c in summary["comparisons"]:
+        per = f"(seeds {','.join(map(str, c['per_seed']))}) " + " ".join("never" if v["speedup_flops"] is None else f"{v['speedup_flops']:+.1%}"
+                       for v in c["per_seed"].values())
+        body.append([c["name"], fmt(c["val_loss"]), fmt(c["speedup_flops"], True), per,
+                     fmt(c["speedup_vs_one_stage"], True)])
+    first = summary["comparisons"][0]
+    head = ["run", "val loss", "speedup vs scratch", "per seed", "vs one-stage G_stack"]
+    return (text_table(head, body) + f"\nscratch {fmt(first['scratch'])}, 1L×48 alone "
+            f"{fmt(first['small_alone'])} (seeds {summary['seeds']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cache", type=Path, default=Path("runs/stages"))
+    ap.add_argument("--preset", default="cpu", help="cpu (the measurement); smoke to check the tool runs")
+    ap.add_argument("--summary-only", action="store_true", help="train nothing; summarise what is there")
+    args = ap.parse_args(argv)
+    chosen = comparisons(tuple(args.parts))
+    started = time.perf_counter()
+    if not args.summary_only:
+        train(chosen, args.seeds, args.cache, args.workers, args.preset)
+    summary = summarise(chosen, args.seeds, args.cache, args.preset)
+    summary["wall_s"] = time.perf_counter() - started
+    write_json(args.cache / "stage_sweep.json", summary)
+    text = table(summary)
+    (args.cache / "stage_sweep.txt").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
