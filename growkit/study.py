@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from .checkpoint import load_checkpoint
 from .data import load_text
 from .device import auto_device, choose
 from .gpt import GPT, GPTConfig
@@ -673,10 +674,13 @@ class Study:
 
     def model(self, variant: Variant) -> GPT | None:
         """The grown run's final weights, from its last checkpoint in the cache (None without
-        a cache_dir): e.g. to sample text from it. A checkpoint gone or unreadable raises an
-        error naming the files to delete so that a re-run trains the run again."""
-        model = self.cache.final_model(self.add(variant))
-        assert model is None or isinstance(model, GPT)
+        a cache_dir): e.g. to sample text from it."""
+        rec = self.add(variant)
+        path = self.cache.file(rec.meta["cache_spec"], f"phase{len(rec.phases) - 1}.pt")
+        if path is None:
+            return None
+        model, _ = load_checkpoint(path)
+        assert isinstance(model, GPT)
         return model
 
     def run(self, variants: Iterable[Variant], workers: int | str | None = None) -> list[Row]:
