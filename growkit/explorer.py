@@ -18,21 +18,34 @@ point is not the preset's).
 from __future__ import annotations
 
 import html
+import io
 import math
 from collections.abc import Iterable
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from .gpt import GPT
-from .grow import resolve
+from .grow.registry import operators_for
 from .plots import mark_speedup, plot_curves, style_references, zoom
 from .record import Record
 from .runs import NotCached
 from .study import Row, Study, Variant, valid_factors
 
-# The paper's four atomic operators; each one's label (G_stack in depth) comes from the registry.
-OPERATORS = ("direct", "zero", "random", "learn")
+# One line the saved notebook shows where the controls were, once no kernel drives them: in the
+# widget's text form (a viewer without widgets) and above the controls (JupyterLab marks each
+# control of a dead kernel with a broken-link icon and nothing more).
+RERUN = ("The explorer needs its kernel: run this cell again to use it (after a kernel restart, "
+         "or when the notebook is reopened, the controls are only a picture of the last state).")
+# Shown only while JupyterLab marks the widgets disconnected (jupyter-widgets-disconnected):
+# one broken-link icon beside the line instead of one per control, and the controls dimmed.
+RERUN_HTML = f"""<style>
+.growkit-rerun {{ display: none; }}
+.jupyter-widgets-disconnected .growkit-rerun {{ display: block; font-weight: bold; }}
+.growkit-explorer .jupyter-widgets-disconnected::before {{ display: none; }}
+.growkit-explorer .jupyter-widgets-disconnected:not(.growkit-hint, .widget-box, .widget-image) {{ opacity: 0.5; }}
+</style><div class="growkit-rerun">{html.escape(RERUN)}</div>"""
 # Colours for grown runs, in order of first appearance (grey is left to the references).
 PALETTE = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
 
@@ -100,8 +113,8 @@ class Explorer:
         add it to the overlay, and return its row of numbers."""
         v = self.variant(op, dim, factor, grow_fraction)
         self.study.add(v, on_eval=on_eval)
-        if v.name not in [s.name for s in self.shown]:
-            self.shown.append(v)
+        # Last in the overlay, whether shown already or not: the figure marks its speedup.
+        self.shown = [s for s in self.shown if s.name != v.name] + [v]
         return self.study.row(v)
 
     def rows(self) -> list[Row]:
@@ -110,14 +123,16 @@ class Explorer:
     def table(self) -> str:
         return self.study.table(self.rows())
 
-    def figure(self, live: Record | None = None):
-        """Everything finished so far (never trains), plus `live`, a run in progress."""
+    def figure(self, live: Record | None = None, pyplot: bool = True):
+        """Everything finished so far (never trains), plus `live`, a run in progress.
+        `pyplot` False: a figure pyplot never sees (the widget renders it to PNG itself)."""
         study = self.study
         records = list(study.alone.values()) + [study.grown[v.name] for v in self.shown]
         if live is not None and all(r is not live and r.name != live.name for r in records):
             records.append(live)
         records = [r for r in records if len(r.history) > 1]
-        fig, ax = plt.subplots(figsize=(8, 5))
+        fig = plt.figure(figsize=(8, 5)) if pyplot else Figure(figsize=(8, 5))
+        ax = fig.subplots()
         if not records:
             ax.text(0.5, 0.5, "nothing trained yet: press 'train and overlay'", ha="center",
                     transform=ax.transAxes)
@@ -136,6 +151,17 @@ class Explorer:
         fig.tight_layout()
         return fig
 
+    def png(self, live: Record | None = None) -> bytes:
+        """The figure as PNG bytes, drawn off pyplot: what the widget shows."""
+        buf = io.BytesIO()
+        self.figure(live, pyplot=False).savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        return buf.getvalue()
+
+    def operators(self, dim: str) -> list[tuple[str, str]]:
+        """(label, name) of every operator that grows the GPT in `dim`, yours included
+        (growkit.grow.register): what the widget offers."""
+        return [(o.label, o.name) for o in operators_for(GPT) if o.dim == dim]
+
     def cached_note(self) -> str:
         """The readout before anything trains: what `show_cached` found, as HTML."""
         if self.shown:
@@ -147,15 +173,16 @@ class Explorer:
         return ""
 
     def widget(self):
-        """The controls, the live plot and the readout (ipywidgets; needs a live kernel)."""
+        """The controls, the live plot and the readout (ipywidgets; needs a live kernel).
+
+        The plot is an Image widget holding PNG bytes rendered here, off pyplot: not a figure
+        displayed into an Output widget, whose capture follows the message a click came in
+        on and whose clear_output(wait=True) races the training's own output (there, in one
+        press of two, the saved image was blank but for a clipped title)."""
         import ipywidgets as w
-        from IPython.display import display
 
         cfg = self.study.cfg
-        def choices(direction: str) -> list[tuple[str, str]]:
-            return [(resolve(name, direction, GPT).label, name) for name in OPERATORS]
-
-        op = w.Dropdown(options=choices("depth"), value="direct", description="operator")
+        op = w.Dropdown(options=self.operators("depth"), value="direct", description="operator")
         dim = w.ToggleButtons(options=["depth", "width"], value="depth", description="direction")
         factor = w.Dropdown(options=valid_factors(cfg, "depth"), description="factor")
         factor.value = cfg.factor if cfg.factor in factor.options else factor.options[-1]
@@ -163,20 +190,18 @@ class Explorer:
                              description="grow at", readout_format=".0%")
         go = w.Button(description="train and overlay", button_style="primary")
         clear = w.Button(description="clear overlay")
-        plot_out, readout = w.Output(), w.HTML(value=self.cached_note())
+        plot = w.Image(format="png", layout=w.Layout(width="100%", max_width="900px"))
+        readout = w.HTML(value=self.cached_note())
 
         def on_dim(change: dict) -> None:
             factor.options = valid_factors(cfg, change["new"])
             chosen = op.value
-            op.options = choices(change["new"])
-            op.value = chosen
+            op.options = self.operators(change["new"])
+            if chosen in [name for _, name in op.options]:  # yours may grow in one direction only
+                op.value = chosen
 
         def draw(live: Record | None = None) -> None:
-            with plot_out:
-                plot_out.clear_output(wait=True)
-                fig = self.figure(live)
-                display(fig)
-                plt.close(fig)
+            plot.value = self.png(live)
 
         def on_go(_: Any) -> None:
             go.disabled = True
@@ -200,5 +225,19 @@ class Explorer:
         go.on_click(on_go)
         clear.on_click(on_clear)
         draw()
-        return w.VBox([w.HBox([op, dim]), w.HBox([factor, when]), w.HBox([go, clear]),
-                       plot_out, readout])
+        hint = w.HTML(value=RERUN_HTML)
+        hint.add_class("growkit-hint")
+        return explorer_box(w, [hint, w.HBox([op, dim]), w.HBox([factor, when]), w.HBox([go, clear]), plot,
+                                readout])
+
+
+def explorer_box(w: Any, children: list) -> Any:
+    """A VBox of `children` whose text form (what a viewer without widgets shows) is RERUN."""
+
+    class ExplorerBox(w.VBox):
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+            return {**super()._repr_mimebundle_(**kwargs), "text/plain": RERUN}
+
+    box = ExplorerBox(children)
+    box.add_class("growkit-explorer")
+    return box

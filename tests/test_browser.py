@@ -3,8 +3,10 @@
 
 Notebook 00 is run to the end at the smoke preset, then the explorer (06) is opened on the
 same run cache: it must show the cached runs at once, and its button must train a new run
-and overlay it. Asserted: the figures and widgets render, and no "Error displaying widget"
-and no error output appears anywhere. The summary page of `make demo` is checked too:
+and overlay it, ten presses in a row, each plot checked for drawn lines (a blank figure
+fails); after a kernel restart one line says to run the cell again. Asserted too: the
+figures and widgets render, and no "Error displaying widget" and no error output appears
+anywhere. The summary page of `make demo` is checked too:
 figures at full width, each a link, with a caption.
 
 Skips, saying why, where Debian's chromium or Playwright is missing (`.ci/run` installs
@@ -180,6 +182,24 @@ def assert_clean(page) -> None:
     assert "Traceback" not in text and "Error" not in text and "error:" not in text, text[-3000:]
 
 
+def coloured_pixels(page, img) -> int:
+    """Pixels of a saturated colour in the image on show (as tests/test_explorer.py counts
+    them in the PNG): the grown runs' lines. A blank figure, title and axes alone, has none."""
+    return img.evaluate("""img => {
+        const canvas = document.createElement('canvas');
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const ctx = canvas.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) {
+            const hi = Math.max(px[i], px[i + 1], px[i + 2]), lo = Math.min(px[i], px[i + 1], px[i + 2]);
+            if (hi - lo > 64) n++;
+        }
+        return n;
+    }""")
+
+
 def test_notebook_00_and_the_explorer_in_jupyterlab(playwright_api, browser, lab, shots):
     url, folder = lab
     start = time.perf_counter()
@@ -202,21 +222,35 @@ def test_notebook_00_and_the_explorer_in_jupyterlab(playwright_api, browser, lab
     readout = page.locator(".widget-html-content:has-text('From the cache')")
     readout.wait_for()  # 00's scratch and stack↑×4 are shown at once, nothing trained
     assert "stack↑×4" in readout.inner_text()
-    widget_plot = page.locator(".widget-output img")
-    widget_plot.first.wait_for()
     wait_until_done(page, 60)
+    plot = page.locator(".growkit-explorer img").first
+    assert coloured_pixels(page, plot) > 1000, "the explorer's first plot is blank"
+    assert not page.locator(".growkit-rerun").is_visible()  # the restart line: only once the kernel is gone
 
+    # Ten presses in a row, each image checked: the first trains zero↑×4, the others redraw.
     expect = playwright_api.expect
-    page.locator(".widget-dropdown select").first.select_option(label="G_zero")
-    button.click()
-    expect(button).to_be_disabled(timeout=10_000)  # while it trains: no second click
-    page.wait_for_selector(".widget-html-content pre:has-text('zero↑×4')", timeout=120_000)
-    expect(button).to_be_enabled(timeout=10_000)  # again once the run is overlaid
-    # The redraw clears the output before the new figure arrives: wait for it, don't sample.
-    widget_plot.first.wait_for(timeout=30_000)
+    operator = page.locator(".growkit-explorer .widget-dropdown select").first
+    for press in range(10):
+        operator.select_option(label=("G_zero", "G_stack")[press % 2])
+        button.click()
+        expect(button).to_be_disabled(timeout=10_000)  # while it trains or draws: no second click
+        expect(button).to_be_enabled(timeout=120_000)  # the plot on show is final (drawn first)
+        page.wait_for_function("() => { const i = document.querySelector('.growkit-explorer img');"
+                               " return i.complete && i.naturalWidth > 0; }")
+        count = coloured_pixels(page, plot)
+        plot.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / f"lab-06-press{press + 1:02d}.png"))
+        assert count > 1000, f"press {press + 1}: a blank plot ({count} coloured pixels)"
+    assert "zero↑×4" in page.locator(".growkit-explorer .widget-html-content pre").inner_text()
     assert_clean(page)
-    page.locator(".widget-output img").first.scroll_into_view_if_needed()
-    page.screenshot(path=str(shots / "lab-06-explorer.png"))
+
+    # A kernel restart leaves the controls without a kernel: one line says to run the cell again.
+    page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    rerun = page.locator(".growkit-rerun")
+    rerun.wait_for(state="visible", timeout=60_000)
+    assert "run this cell again" in rerun.inner_text()
+    rerun.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "lab-06-after-restart.png"))
     page.close()
     print(f"browser test: {time.perf_counter() - start:.1f} s (screenshots in {shots})")
 

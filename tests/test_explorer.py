@@ -1,7 +1,10 @@
 """The explorer (notebook 06) at the smoke preset: cached runs shown at start without
-training, one colour per run whatever is overlaid, the other notebooks' run names."""
+training, one colour per run whatever is overlaid, the other notebooks' run names, a plot
+that is never blank, and an operator a student registers offered and trained."""
 
 from __future__ import annotations
+
+import io
 
 import matplotlib
 
@@ -10,9 +13,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from growkit import Study  # noqa: E402
+from growkit import GPT, Study, Variant  # noqa: E402
 from growkit import study as study_module  # noqa: E402
-from growkit.explorer import Explorer  # noqa: E402
+from growkit.explorer import RERUN, Explorer  # noqa: E402
+from growkit.runs import RunOptions  # noqa: E402
 
 STACK = {"op": "stack", "dim": "depth", "factor": 4}
 ZERO = {"op": "zero", "dim": "width", "factor": 2}
@@ -85,3 +89,62 @@ def test_run_names_match_the_other_notebooks(cache):
     assert explorer.variant("direct", "depth", 4, cfg.grow_fraction).name == "stack↑×4"
     assert explorer.variant("stack", "depth", 4, None).name == "stack↑×4"
     assert explorer.variant("stack", "depth", 4, 0.5).name == "stack↑×4 @50%"
+
+
+def coloured_pixels(png: bytes) -> int:
+    """Pixels of a saturated colour: the grown runs' lines (scratch is black, the small models
+    grey). A blank figure, even with its title and axes, has none; the legend's samples alone
+    a few hundred."""
+    import matplotlib.image
+
+    rgb = matplotlib.image.imread(io.BytesIO(png))[..., :3]
+    return int(((rgb.max(-1) - rgb.min(-1)) > 0.25).sum())
+
+
+def test_the_widget_plot_is_drawn_never_blank(cache):
+    from matplotlib.figure import Figure
+
+    explorer = Explorer(Study.from_preset("smoke", progress=False, cache_dir=cache))
+    explorer.show_cached([STACK])
+    assert coloured_pixels(explorer.png()) > 1000  # stack↑×4's line, not only its legend sample
+    blank = Figure(figsize=(8, 5))
+    blank.subplots().set_title("zero↑×4 reaches scratch's final loss")
+    buf = io.BytesIO()
+    blank.savefig(buf, format="png")
+    assert coloured_pixels(buf.getvalue()) == 0  # what the check tells apart
+    import ipywidgets
+
+    box = explorer.widget()
+    plot = next(c for c in box.children if isinstance(c, ipywidgets.Image))
+    assert coloured_pixels(plot.value) > 1000  # the widget holds the drawn image itself
+    # Where no kernel drives the widget (a viewer, or its saved state): one line says what to do.
+    assert box._repr_mimebundle_()["text/plain"] == RERUN and "run this cell again" in RERUN
+
+
+def test_an_operator_you_register_is_offered_trained_by_a_study_and_overlaid(cache):
+    from growkit.grow import register, unregister
+    from growkit.grow.depth import from_layers
+
+    @register("repeat_top", "depth", GPT, label="G_top", preserves_function=False)
+    def repeat_top(small, *, factor):
+        L = small.config.n_layer
+        growth = from_layers(small, list(range(L)) + [L - 1] * (L * (factor - 1)))
+        growth.info["layers"] = list(range(L)) + [L - 1] * (L * (factor - 1))
+        return growth
+
+    try:
+        study = Study(study_module.preset("smoke"), preset="smoke",
+                      options=RunOptions(cache_dir=cache, progress=False))
+        explorer = Explorer(study)
+        assert ("G_top", "repeat_top") in explorer.operators("depth")
+        assert ("G_top", "repeat_top") not in explorer.operators("width")
+        [row] = study.run([Variant("repeat_top", "depth", 2)], workers=1)
+        assert row.name == "top↑×2" and row.speedup_flops is not None
+        event = study.grown["top↑×2"].events[0]
+        assert event["info"]["layers"] == [0, 1, 1, 1]  # its own layer order, not G_stack's
+        explorer.run("repeat_top", "depth", 2)  # the cached run, overlaid
+        assert "top↑×2" in line_colors(explorer.figure())
+        plt.close("all")
+    finally:
+        unregister("repeat_top", "depth", GPT)
+    assert ("G_top", "repeat_top") not in explorer.operators("depth")
