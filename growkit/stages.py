@@ -234,31 +234,118 @@ def quadratic_peak(fractions: Sequence[float], speedups: Sequence[float]) -> Pea
 
 @dataclass
 class TimingRule:
-    """fraction* = coefficient * (tokens_per_param / 40)^exponent_budget * (factor / 4)^exponent_factor:
-    the share of the budget before growth where growth paid most, as a power law in the budget
-    (tokens per target parameter) and the growth factor; `residuals` in log10 of the fraction,
-    one per measured peak."""
+    """Where growth pays most, fitted jointly to the kit's sweeps: at a budget of T tokens per
+    target parameter and growth factor g, the speedup over scratch at growth fraction f is
+
+        speedup = height(T, g) + curvature * (log10 f - log10 f*)^2,
+        f* = coefficient * (T / 40)^exponent_budget * (g / 4)^exponent_factor,
+
+    one curvature for all, one height per sweep. `residuals`: measured mean speedup minus the
+    fit, one per (sweep, fraction) in the order given; `points` the number of them."""
 
     coefficient: float
     exponent_budget: float
     exponent_factor: float
+    curvature: float
+    heights: list[float]
     residuals: list[float]
 
     def predict(self, tokens_per_param: float, factor: float) -> float:
+        """f*: the share of the budget before growth where the fitted speedup peaks."""
         return (self.coefficient * (tokens_per_param / 40) ** self.exponent_budget
                 * (factor / 4) ** self.exponent_factor)
 
+    @property
+    def rms(self) -> float:
+        return math.sqrt(sum(r * r for r in self.residuals) / len(self.residuals))
 
-def fit_timing(peaks: Sequence[dict[str, float]]) -> TimingRule:
-    """The power law through measured peaks, each {tokens_per_param, factor, fraction}, by
-    least squares on log10 (three unknowns: with three peaks it passes through them all, so
-    its residuals say nothing until there are more)."""
+
+def mean_points(sweeps: Sequence[dict[str, Any]]) -> list[tuple[int, float, float, float, float]]:
+    """(sweep index, log10 T/40, log10 g/4, log10 f, mean speedup) for every fraction of every
+    sweep that all its seeds reached (a fraction some seed never reached has no mean)."""
+    out = []
+    for i, sweep in enumerate(sweeps):
+        for f, seeds in sorted(sweep["speedups"].items()):
+            if all(v is not None for v in seeds):
+                out.append((i, math.log10(sweep["tokens_per_param"] / 40), math.log10(sweep["factor"] / 4),
+                            math.log10(f), sum(seeds) / len(seeds)))
+    return out
+
+
+def fit_timing(sweeps: Sequence[dict[str, Any]]) -> TimingRule:
+    """The TimingRule through `sweeps` (each {tokens_per_param, factor, speedups: {fraction:
+    [per seed]}}), by least squares on the mean speedups. For given (coefficient, exponents)
+    the heights and the curvature are linear, so a grid over the three, refined three times
+    around its best, finds the minimum (numpy only)."""
     import numpy as np
 
-    if len(peaks) < 2:
-        raise ValueError(f"a timing rule needs peaks at two or more settings, got {len(peaks)}.")
-    rows = np.array([[1.0, math.log10(p["tokens_per_param"] / 40), math.log10(p["factor"] / 4)] for p in peaks])
-    y = np.array([math.log10(p["fraction"]) for p in peaks])
-    coef, *_ = np.linalg.lstsq(rows, y, rcond=None)
-    return TimingRule(float(10 ** coef[0]), float(coef[1]), float(coef[2]),
-                      [float(v) for v in y - rows @ coef])
+    pts = np.array(mean_points(sweeps))
+    if len(pts) < len(sweeps) + 4:
+        raise ValueError(f"a timing rule has {len(sweeps) + 4} unknowns for {len(sweeps)} sweeps and "
+                         f"needs more mean speedups than that; got {len(pts)}.")
+    cell, lt, lg, x, y = pts[:, 0].astype(int), pts[:, 1], pts[:, 2], pts[:, 3], pts[:, 4]
+    onehot = np.eye(len(sweeps))[cell]  # points x sweeps
+    counts = onehot.sum(axis=0)
+
+    def within(v: np.ndarray) -> np.ndarray:  # each point minus its sweep's mean (rows: candidates)
+        return v - (v @ onehot / counts) @ onehot.T
+
+    def fit(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Curvature and squared error for candidate (a, b, c) arrays: with a height per sweep,
+        the curvature is the slope of y against (x - x*)^2 within sweeps."""
+        q = within((x - (a[:, None] + b[:, None] * lt + c[:, None] * lg)) ** 2)
+        dy = within(y[None, :])
+        k = (q * dy).sum(axis=1) / np.maximum((q * q).sum(axis=1), 1e-30)
+        return k, ((dy - k[:, None] * q) ** 2).sum(axis=1)
+
+    centre, width = np.array([-1.3, 0.0, 0.0]), np.array([1.5, 1.5, 2.5])
+    for _ in range(4):
+        grid = np.stack(np.meshgrid(*[np.linspace(m - w, m + w, 25) for m, w in zip(centre, width)]), -1)
+        grid = grid.reshape(-1, 3)
+        _, sse = fit(grid[:, 0], grid[:, 1], grid[:, 2])
+        centre, width = grid[int(np.argmin(sse))], width / 6
+    a, b, c = centre
+    k = float(fit(*(np.array([v]) for v in centre))[0][0])
+    q = (x - (a + b * lt + c * lg)) ** 2
+    heights = [float(np.mean((y - k * q)[cell == i])) for i in range(len(sweeps))]
+    fitted = np.array(heights)[cell] + k * q
+    return TimingRule(float(10**a), float(b), float(c), k, heights, [float(r) for r in y - fitted])
+
+
+# FLOPs speedups of one-stage G_stack over scratch, per seed (None: scratch's final loss never
+# reached), from the kit's own sweeps (docs/results.md has each command): notebook 04 at `cpu-x2`
+# (4L×32 target, 160 tokens per target parameter) over seeds 0-2; the `cpu` preset's target
+# (4L×48) at 80 tokens per parameter, seed 0 only; and the `cpu` preset itself (40 tokens per
+# parameter) over seeds 0-2, tools/stage_sweep.py's timing part (filled in from its summary).
+KIT_SWEEPS: list[dict[str, Any]] = [
+    {"setting": "cpu-x2 ×2", "target": "4L×32", "tokens_per_param": 160.0, "factor": 2, "speedups": {
+        0.05: [0.217, 0.268, 0.227], 0.1: [0.206, 0.309, 0.226], 0.25: [0.149, 0.222, 0.176],
+        0.5: [0.027, 0.098, 0.043]}},
+    {"setting": "cpu-x2 ×4", "target": "4L×32", "tokens_per_param": 160.0, "factor": 4, "speedups": {
+        0.05: [0.150, 0.349, 0.297], 0.1: [0.072, 0.333, 0.269], 0.25: [0.041, 0.196, 0.150],
+        0.5: [None, None, None]}},
+    {"setting": "cpu at 80 tok/param ×4", "target": "4L×48", "tokens_per_param": 80.0, "factor": 4,
+     "speedups": {0.05: [0.209], 0.1: [0.183], 0.2: [0.138]}},
+]
+
+
+def timing_peaks(sweeps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per sweep (one budget and factor): where a quadratic in log10(fraction) through the
+    seeds' mean speedups peaks, and the same per seed (its spread). Fractions where some seed
+    never reached scratch's loss are left out (said in `dropped`). Where the fit has no peak
+    the best measured fraction stands in (`inside` False either way: not a measured peak)."""
+    out = []
+    for sweep in sweeps:
+        kept = {f: s for f, s in sorted(sweep["speedups"].items()) if all(v is not None for v in s)}
+        fractions = list(kept)
+        means = [sum(s) / len(s) for s in kept.values()]
+        peak = quadratic_peak(fractions, means)
+        seeds = len(next(iter(kept.values())))
+        per_seed = [quadratic_peak(fractions, [kept[f][i] for f in fractions]).fraction for i in range(seeds)]
+        best = fractions[means.index(max(means))]
+        out.append({**{k: sweep[k] for k in ("setting", "target", "tokens_per_param", "factor")},
+                    "fraction": peak.fraction if peak.fraction is not None else best,
+                    "peak_speedup": peak.speedup, "inside": peak.inside, "residuals": peak.residuals,
+                    "per_seed": per_seed, "best_measured": best, "means": dict(zip(fractions, means)),
+                    "dropped": sorted(set(sweep["speedups"]) - set(kept))})
+    return out

@@ -145,9 +145,17 @@ def test_the_timing_fit_finds_a_known_peak_and_says_how_far_it_misses():
     assert peak.inside  # within the measured fractions: no extrapolation
     # Falling speedups with no turn: the peak is below the range, said so.
     assert not quadratic_peak([0.05, 0.1, 0.25], [0.3, 0.25, 0.1]).inside
-    # Peaks at three budgets that follow f* = 0.05 (T / 40)^0.5 (g / 4)^0: the rule comes back.
-    cells = [dict(tokens_per_param=t, factor=g, fraction=0.05 * (t / 40) ** 0.5) for t, g in
-             [(40, 4), (160, 4), (160, 2), (80, 4)]]
-    rule = fit_timing(cells)
-    assert rule.exponent_budget == pytest.approx(0.5) and rule.exponent_factor == pytest.approx(0, abs=1e-9)
-    assert rule.predict(40, 4) == pytest.approx(0.05) and max(map(abs, rule.residuals)) < 1e-9
+    # Sweeps made from the rule itself (f* = 0.05 (T/40)^0.5 (g/4)^-1, curvature -0.3): the
+    # joint fit gives it back, with no residual.
+    def sweep(t, g, height):
+        top = math.log10(0.05 * (t / 40) ** 0.5 * (g / 4) ** -1)
+        return {"tokens_per_param": t, "factor": g, "speedups": {
+            f: [height - 0.3 * (math.log10(f) - top) ** 2] * 3 for f in (0.025, 0.05, 0.1, 0.25)}}
+
+    sweeps = [sweep(40, 4, 0.4), sweep(160, 4, 0.3), sweep(160, 2, 0.25), sweep(80, 4, 0.35)]
+    sweeps[1]["speedups"][0.5] = [0.1, None, 0.2]  # a fraction some seed never reached: left out
+    rule = fit_timing(sweeps)
+    assert rule.exponent_budget == pytest.approx(0.5, abs=0.01)
+    assert rule.exponent_factor == pytest.approx(-1, abs=0.01)
+    assert rule.predict(40, 4) == pytest.approx(0.05, rel=0.01) and rule.curvature == pytest.approx(-0.3, rel=0.01)
+    assert len(rule.residuals) == 16 and rule.rms < 1e-3

@@ -48,6 +48,7 @@ class Comparison:
     part: str
     variant: Variant
     overrides: dict[str, Any]
+    tier: int = 0  # trained in order of tier, then seed: what the notebook's table needs first
 
 
 def comparisons(parts: tuple[str, ...] = PARTS) -> list[Comparison]:
@@ -60,10 +61,12 @@ def comparisons(parts: tuple[str, ...] = PARTS) -> list[Comparison]:
                 Comparison(TWO_STAGE.name, "stages", Variant("stack", "depth", 4, schedule=TWO_STAGE), {}),
                 Comparison(GRADUAL.name, "stages", Variant("stack", "depth", 4, schedule=GRADUAL), {})]
     if "optimizer" in parts:
-        out += [Comparison(f"G_stack ×4 @5%, {k}", "optimizer", ONE_STAGE, o) for k, o in OPTIMIZER_SETTINGS.items()]
+        tiers = {"fresh, re-warmup 20": 0, "carried, re-warmup 20": 0, "fresh, no re-warmup": 1}
+        out += [Comparison(f"G_stack ×4 @5%, {k}", "optimizer", ONE_STAGE, o, tiers.get(k, 3))
+                for k, o in OPTIMIZER_SETTINGS.items()]
     if "timing" in parts:
-        out += [Comparison(f"G_stack ×4 @{f:.1%}", "timing", Variant("stack", "depth", 4, f), {})
-                for f in (0.025, 0.1, 0.2)]
+        out += [Comparison(f"G_stack ×4 @{f:.1%}", "timing", Variant("stack", "depth", 4, f), {},
+                           2 if f < 0.2 else 3) for f in (0.025, 0.1, 0.2)]
     return out
 
 
@@ -75,11 +78,11 @@ def study_for(seed: int, overrides: dict[str, Any], cache: Path, name: str = "cp
 
 
 def train(chosen: list[Comparison], seeds: list[int], cache: Path, workers: int, name: str) -> None:
-    """Every run the comparisons need, in `workers` one-thread processes: seed by seed,
-    the timing runs (the least needed) last."""
+    """Every run the comparisons need, in `workers` one-thread processes: by tier (what the
+    notebook's table needs first), then seed by seed."""
     jobs, seen = [], set()
-    order = [(seed, c) for last in (False, True) for seed in seeds for c in chosen
-             if (c.part == "timing") == last]
+    order = [(seed, c) for tier in sorted({c.tier for c in chosen}) for seed in seeds for c in chosen
+             if c.tier == tier]
     for seed, c in order:
         for job in study_for(seed, c.overrides, cache, name).jobs([c.variant]):
             key = RunCache.key(job.spec)
