@@ -23,18 +23,25 @@
 #
 # Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
 
-# %%
-# Colab: install growkit 0.1.0, the release this notebook belongs to. Elsewhere (e.g. `make lab`
-# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
-# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@v0.1.0"
-# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py from pyproject.toml.
-import importlib.metadata
-import subprocess
+# %% cellView="form" jupyter={"source_hidden": true}
+# @title Install growkit (Colab only; elsewhere this cell does nothing)
+# Installs growkit 0.1.0, the release this notebook belongs to; in a clone (`make lab`) it is
+# installed already and this cell does nothing. Your fork or an uploaded wheel instead: set GROWKIT
+# to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py.
 import sys
 
-GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"  # @param {type:"string"}
 
 if "google.colab" in sys.modules:
+    import importlib.metadata
+    import re
+    import subprocess
+
+    class InstallFailed(Exception):
+        def _render_traceback_(self):  # IPython shows this paragraph, not a traceback
+            return [str(self)]
+
     try:
         installed = importlib.metadata.version("growkit")
     except importlib.metadata.PackageNotFoundError:
@@ -46,16 +53,19 @@ if "google.colab" in sys.modules:
         else:
             pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
                                  capture_output=True, text=True)
-            said = [line for line in pip.stderr.splitlines() if line.strip()]
-            tried = None if pip.returncode == 0 else (f"pip install {GROWKIT}, which failed"
-                                                      + (f" ({said[-1].strip()})" if said else ""))
+            # git's and pip's own error lines, not pip's "This error originates from a subprocess".
+            said = [line.strip() for line in pip.stderr.splitlines()
+                    if re.match(r"\s*(fatal|ERROR|error):", line) and "subprocess-exited" not in line]
+            said = said or [line.strip() for line in pip.stderr.splitlines() if line.strip()][-1:]
+            tried = None if pip.returncode == 0 else f"pip install {GROWKIT}, which failed: {' '.join(said)}"
         if tried:
-            print(f"growkit 0.1.0 is not installed, so the cells below will fail. Tried: {tried}. "
-                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
-                  "the cell again: your fork on GitHub (\"git+https://github.com/<you>/growkit@v0.1.0\", "
-                  "after pushing the tag v0.1.0), or a wheel built with `python -m build` and uploaded "
-                  "through Colab's Files panel (\"/content/growkit-0.1.0-py3-none-any.whl\"). "
-                  "The course's docs/gpu_and_colab.md, \"Running on Colab\", has the details.")
+            raise InstallFailed(
+                f"growkit 0.1.0 is not installed, so the notebook stops here. Tried: {tried}. To fix it, "
+                "set GROWKIT at the top of this cell to where your copy of growkit lives and run the cell again: "
+                "your fork on GitHub ('git+https://github.com/<you>/growkit@v0.1.0', after pushing the tag "
+                "v0.1.0), or a wheel built with `python -m build` and uploaded through Colab's Files panel "
+                "('/content/growkit-0.1.0-py3-none-any.whl'). The course's docs/gpu_and_colab.md, "
+                "'Running on Colab', has the details.")
 
 # %% tags=["parameters"]
 # Settings: change one, then run the whole notebook again (Run > Run All Cells).

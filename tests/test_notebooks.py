@@ -148,7 +148,7 @@ def test_every_notebook_has_badge_colab_install_and_one_parameters_cell(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert "colab-badge.svg" in nb.cells[0].source and f"notebooks/{name}.ipynb" in nb.cells[0].source
     first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert '"google.colab" in sys.modules' in first_code.source
+    assert '"google.colab" in sys.modules' in first_code.source and first_code.source == install_cell(name)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and 'PRESET = "auto"' in tagged[0].source and "SMOKE" not in tagged[0].source
     if name in COURSE:
@@ -185,7 +185,9 @@ def test_badges_install_cells_and_file_links_are_made_from_pyproject():
         assert f"]({release.file_url(path)})" in (NOTEBOOKS / f"{name}.py").read_text()
 
 
-def run_install_cell(monkeypatch, capsys, source: str) -> str:
+def run_install_cell(monkeypatch, source: str) -> str:
+    """The paragraph the install cell stops "Run all" with, as on Colab without growkit: the
+    exception it raises, rendered as IPython shows it (its _render_traceback_: no traceback)."""
     import importlib.metadata
     import types
 
@@ -194,20 +196,34 @@ def run_install_cell(monkeypatch, capsys, source: str) -> str:
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
-    exec(compile(source, "install-cell", "exec"), {})  # raises if the cell would show a traceback
-    return capsys.readouterr().out
+    with pytest.raises(Exception) as failed:  # an exception, not a print: "Run all" stops here
+        exec(compile(source, "install-cell", "exec"), {})
+    [paragraph] = failed.value._render_traceback_()
+    assert "\n" not in paragraph and "Traceback" not in paragraph  # one paragraph
+    return paragraph
 
 
-def test_the_install_cell_explains_a_failed_install_in_one_paragraph(monkeypatch, capsys, tmp_path):
+def install_cell(name: str):
+    cell = next(c for c in nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code")
+    # Collapsed to its title line: a form on Colab, source hidden in JupyterLab.
+    assert cell.metadata.get("cellView") == "form" and cell.metadata.get("jupyter") == {"source_hidden": True}
+    assert cell.source.splitlines()[0].startswith("# @title Install growkit")
+    return cell.source
+
+
+def test_a_failed_install_stops_with_one_paragraph_and_the_underlying_error(monkeypatch, tmp_path):
     colab = colab_tool()
     release = colab.Release.from_pyproject()
-    install = next(c for c in nbformat.read(NOTEBOOKS / "00_quick_start.ipynb", as_version=4).cells
-                   if c.cell_type == "code").source
+    install = install_cell("00_quick_start")
     missing = tmp_path / f"growkit-{release.version}-py3-none-any.whl"  # an upload that never happened
-    out = run_install_cell(monkeypatch, capsys, install.replace(release.pip_source, str(missing)))
-    assert out.count("\n") == 1 and "Traceback" not in out  # one paragraph
+    out = run_install_cell(monkeypatch, install.replace(release.pip_source, str(missing)))
     assert f"pip install {missing}" in out and "which failed" in out  # what it tried
+    assert "No such file or directory" in out  # pip's own error line
     assert "your fork" in out and ".whl" in out and "GROWKIT" in out  # how to point it elsewhere
+    # A fork pip cannot clone: git's own words, not pip's "This error originates from a subprocess".
+    fork = f"git+file://{tmp_path}/no-such-fork@{release.tag}"
+    out = run_install_cell(monkeypatch, install.replace(release.pip_source, fork))
+    assert "fatal:" in out and "does not appear to be a git repository" in out and "originates" not in out
 
 
 def test_the_install_cell_says_when_the_repository_is_still_the_placeholder(monkeypatch, capsys):
@@ -215,12 +231,11 @@ def test_the_install_cell_says_when_the_repository_is_still_the_placeholder(monk
 
     colab = colab_tool()
     release = colab.Release.from_pyproject()
-    install = next(c for c in nbformat.read(NOTEBOOKS / "06_explorer.ipynb", as_version=4).cells
-                   if c.cell_type == "code").source
+    install = install_cell("06_explorer")
     placeholder = install.replace(release.pip_source, f"git+https://github.com/{colab.PLACEHOLDER}/growkit@v1")
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran on the placeholder"))
-    out = run_install_cell(monkeypatch, capsys, placeholder)
-    assert out.count("\n") == 1 and "placeholder" in out and "your fork" in out
+    out = run_install_cell(monkeypatch, placeholder)
+    assert "placeholder" in out and "your fork" in out and "stops here" in out
     # Off Colab the cell does nothing at all.
     monkeypatch.delitem(sys.modules, "google.colab")
     exec(compile(install, "install-cell", "exec"), {})

@@ -38,6 +38,7 @@ import argparse
 import collections
 import concurrent.futures
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -63,12 +64,12 @@ HANDOUT = ROOT / "dist" / "handout"
 MANIFEST = ".built-files"  # in each folder `build` writes: the files it wrote, the only ones it replaces or removes
 # The package as students install it from the handout (no assignments/, no tests/).
 PACKAGE_FILES = ["pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"]
-SETUP_MARK = "# Colab: install growkit"
+SETUP_TITLE = "# @title Set up growkit, Otter and the public tests (Colab only; elsewhere this cell does nothing)"
 OTTER_PIP = "%pip install -q otter-grader"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grading_sandbox as sandbox  # noqa: E402  (tools/ is not a package)
-from colab import BADGE_SVG, Release  # noqa: E402
+from colab import BADGE_SVG, COLLAPSED, Release  # noqa: E402
 
 
 def masters(names: list[str] | None = None) -> list[Path]:
@@ -104,12 +105,10 @@ def handout_source(handout: str, release: Release) -> str:
 
 def setup_cell(release: Release, public_tests: dict[str, str], source: str | None = None) -> str:
     """The first code cell of a student notebook: on Colab, install growkit[course] (the release
-    these assignments belong to) and write the public tests into ./tests; elsewhere nothing."""
-    install = release.install_cell()
-    pip_line = f'GROWKIT = "{release.pip_source}"'
-    if pip_line not in install:
-        raise RuntimeError(f"tools/colab.py's install cell no longer sets {pip_line!r}: update tools/assignments.py.")
-    install = install.replace(pip_line, f'GROWKIT = "growkit[course] @ {source or release.pip_source}"')
+    these assignments belong to; where it cannot, stop "Run all" with one paragraph, as the
+    course's install cell does) and write the public tests into ./tests; elsewhere nothing.
+    Collapsed to its title line (colab.COLLAPSED)."""
+    install = release.install_cell(f"growkit[course] @ {source or release.pip_source}", title=SETUP_TITLE)
     tests = json.dumps(public_tests, indent=1)
     return (f"{install}\n\n"
             "# Colab opens this notebook without its folder: the public tests (the same files as tests/ beside\n"
@@ -134,7 +133,8 @@ def add_entry_cells(notebook: Path, release: Release, handout: str, tests_dir: P
         f"[![Open In Colab]({BADGE_SVG})]({colab_url(handout, name)})\n\n"
         "In JupyterLab, open this notebook from its folder (tests/ beside it); on Colab, run every cell "
         "from the top (the first one installs growkit and Otter-Grader).")
-    setup = nbformat.v4.new_code_cell(setup_cell(release, public, handout_source(handout, release)))
+    setup = nbformat.v4.new_code_cell(setup_cell(release, public, handout_source(handout, release)),
+                                      metadata=copy.deepcopy(COLLAPSED))
     cells = [c for c in nb.cells if not (c.cell_type == "code" and c.source.strip() == OTTER_PIP)]
     if len(cells) != len(nb.cells) - 1:
         raise RuntimeError(f"{notebook}: expected one `{OTTER_PIP}` cell from otter assign (runs_on: colab)")

@@ -4,7 +4,9 @@ with Jupytext) and into the README's notebook table:
 
 - the "Open in Colab" badge, opening the notebook at the release tag (v<version>);
 - the install cell, which installs that same release (git+<Repository>@v<version>) and, when
-  it cannot, prints one paragraph saying what it tried and how to point it elsewhere;
+  it cannot, stops "Run all" with one paragraph: what it tried, the underlying error (git's or
+  pip's own lines) and how to point it elsewhere. It is collapsed to its one title line in
+  Colab (a form) and JupyterLab (source hidden);
 - links to repository files in notebook texts (<Repository>/blob/v<version>/<path>).
 
     python tools/colab.py            # regenerate after changing the setting (or the version)
@@ -18,6 +20,7 @@ else's code can ever be installed from it; the install cell then says what to ch
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -32,7 +35,13 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = "YOUR_GITHUB_USER"
 BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
-INSTALL_MARK = "# Colab: install growkit"
+# The install cell's first line: Colab shows it as the title of the collapsed cell (a form),
+# JupyterLab hides the code under it (CELL_METADATA); `render` finds the cell by it.
+INSTALL_TITLE = "# @title Install growkit (Colab only; elsewhere this cell does nothing)"
+INSTALL_MARK = "# @title Install growkit"
+OLD_MARKS = ("# Colab: install growkit", "# On Colab, install growkit")  # earlier versions' first lines
+COLLAPSED = {"cellView": "form", "jupyter": {"source_hidden": True}}  # the install cell's metadata
+CELL_METADATA = " ".join(f"{key}={json.dumps(value)}" for key, value in COLLAPSED.items())  # on its `# %%` line
 # A link to a file of some growkit repository at some ref, in notebook text or the README.
 # Only repositories named growkit: links to other projects' files are left alone.
 FILE_LINK = re.compile(r"https://github\.com/[A-Za-z0-9_.-]+/growkit/blob/[^/\s)]+/")
@@ -78,20 +87,30 @@ class Release:
     def badge(self, notebook: str) -> str:
         return f"[![Open In Colab]({BADGE_SVG})]({self.colab_url(notebook)})"
 
-    def install_cell(self) -> str:
-        """The install cell's source (percent format, without its `# %%` line)."""
+    def install_cell(self, growkit: str | None = None, title: str = INSTALL_TITLE) -> str:
+        """The install cell's source (without its `# %%` line): on Colab, install `growkit`
+        (pip's source; default: this release); where it cannot, raise one paragraph that says
+        what it tried, the underlying error and how to point it elsewhere. Elsewhere nothing.
+        Collapsed to its title line in Colab and JupyterLab (CELL_METADATA)."""
         wheel = f"/content/growkit-{self.version}-py3-none-any.whl"
-        return f'''{INSTALL_MARK} {self.version}, the release this notebook belongs to. Elsewhere (e.g. `make lab`
-# in a clone) growkit is installed already and this cell does nothing. To install your fork or a
-# wheel you uploaded instead, set GROWKIT to "git+https://github.com/<you>/growkit@{self.tag}"
-# or "{wheel}". Written by tools/colab.py from pyproject.toml.
-import importlib.metadata
-import subprocess
+        return f'''{title}
+# Installs growkit {self.version}, the release this notebook belongs to; in a clone (`make lab`) it is
+# installed already and this cell does nothing. Your fork or an uploaded wheel instead: set GROWKIT
+# to "git+https://github.com/<you>/growkit@{self.tag}"
+# or "{wheel}". Written by tools/colab.py.
 import sys
 
-GROWKIT = "{self.pip_source}"
+GROWKIT = "{growkit or self.pip_source}"  # @param {{type:"string"}}
 
 if "google.colab" in sys.modules:
+    import importlib.metadata
+    import re
+    import subprocess
+
+    class InstallFailed(Exception):
+        def _render_traceback_(self):  # IPython shows this paragraph, not a traceback
+            return [str(self)]
+
     try:
         installed = importlib.metadata.version("growkit")
     except importlib.metadata.PackageNotFoundError:
@@ -103,21 +122,30 @@ if "google.colab" in sys.modules:
         else:
             pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
                                  capture_output=True, text=True)
-            said = [line for line in pip.stderr.splitlines() if line.strip()]
-            tried = None if pip.returncode == 0 else (f"pip install {{GROWKIT}}, which failed"
-                                                      + (f" ({{said[-1].strip()}})" if said else ""))
+            # git's and pip's own error lines, not pip's "This error originates from a subprocess".
+            said = [line.strip() for line in pip.stderr.splitlines()
+                    if re.match(r"\\s*(fatal|ERROR|error):", line) and "subprocess-exited" not in line]
+            said = said or [line.strip() for line in pip.stderr.splitlines() if line.strip()][-1:]
+            tried = None if pip.returncode == 0 else f"pip install {{GROWKIT}}, which failed: {{' '.join(said)}}"
         if tried:
-            print(f"growkit {self.version} is not installed, so the cells below will fail. Tried: {{tried}}. "
-                  "To fix it, set GROWKIT at the top of this cell to where your copy of growkit lives and run "
-                  "the cell again: your fork on GitHub (\\"git+https://github.com/<you>/growkit@{self.tag}\\", "
-                  "after pushing the tag {self.tag}), or a wheel built with `python -m build` and uploaded "
-                  "through Colab's Files panel (\\"{wheel}\\"). "
-                  "The course's docs/gpu_and_colab.md, \\"Running on Colab\\", has the details.")'''
+            raise InstallFailed(
+                f"growkit {self.version} is not installed, so the notebook stops here. Tried: {{tried}}. To fix it, "
+                "set GROWKIT at the top of this cell to where your copy of growkit lives and run the cell again: "
+                "your fork on GitHub ('git+https://github.com/<you>/growkit@{self.tag}', after pushing the tag "
+                "{self.tag}), or a wheel built with `python -m build` and uploaded through Colab's Files panel "
+                "('{wheel}'). The course's docs/gpu_and_colab.md, "
+                "'Running on Colab', has the details.")'''
 
 
 def cells(text: str) -> list[str]:
     """A percent-format source split before each `# %%` line (the header is the first part)."""
     return re.split(r"(?m)^(?=# %%)", text)
+
+
+def is_install_cell(part: str) -> bool:
+    """Whether a percent-format cell is the install cell (this version's or an earlier one's)."""
+    header, _, body = part.partition("\n")
+    return header.startswith("# %%") and "[markdown]" not in header and body.startswith((INSTALL_MARK, *OLD_MARKS))
 
 
 def render(text: str, notebook: str, release: Release) -> str:
@@ -127,9 +155,9 @@ def render(text: str, notebook: str, release: Release) -> str:
         if part.startswith("# %% [markdown]") and "colab-badge.svg" in part:
             parts[i] = re.sub(r"(?m)^# \[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)$",
                               lambda _: "# " + release.badge(notebook), part, count=1)
-        elif part.startswith("# %%\n" + INSTALL_MARK) or part.startswith("# %%\n# On Colab, install growkit"):
+        elif is_install_cell(part):
             trailing = part[len(part.rstrip("\n")):]
-            parts[i] = "# %%\n" + release.install_cell() + trailing
+            parts[i] = f"# %% {CELL_METADATA}\n" + release.install_cell() + trailing
     return FILE_LINK.sub(lambda _: release.file_url(), "".join(parts))
 
 
