@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from .record import Record
 from .speedup import PAPER_POINT, PAPER_SPEEDUPS, guideline_fraction, speedup
 
 if TYPE_CHECKING:
+    from .stages import TimingRule
     from .study import Row, Study, Variant
 
 
@@ -256,6 +257,53 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def plot_timing(sweeps: list[dict[str, Any]], rule: TimingRule, target_params: float):
+    """When to grow, measured and fitted (growkit.stages.fit_timing). Left: each sweep's mean
+    speedup over scratch (bars: the seeds' spread) against the growth fraction, with the
+    fitted rule's curve and its peak. Right: where the peak lies against the budget (tokens
+    per target parameter) for each factor: the rule solid where sweeps of that factor were
+    measured and dashed beyond them, each sweep's fitted peak, and the paper's formula for a
+    target of `target_params` (it asks for more than the whole budget, above the line at 1)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    factors = sorted({s["factor"] for s in sweeps})
+    for i, s in enumerate(sweeps):
+        color = f"C{i}"
+        rows = [(f, v) for f, v in sorted(s["speedups"].items()) if all(x is not None for x in v)]
+        fs = np.array([f for f, _ in rows])
+        left.errorbar(fs, [np.mean(v) for _, v in rows], yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for _, v in rows],
+                      fmt="o", color=color, capsize=3, label=f"{s['setting']} ({len(rows[0][1])} seed(s))")
+        top = rule.predict(s["tokens_per_param"], s["factor"])
+        grid = np.logspace(np.log10(min(fs.min(), top) / 1.5), np.log10(fs.max() * 1.2), 100)
+        left.plot(grid, rule.heights[i] + rule.curvature * (np.log10(grid) - np.log10(top)) ** 2, color=color)
+        left.axvline(top, color=color, linestyle=":", alpha=0.7)
+    left.set(xscale="log", xlabel="share of the FLOPs budget before growth", ylabel="FLOPs speedup over scratch",
+             title=f"fitted rule (lines), measured means (points); rms residual {rule.rms:.1%}")
+    left.yaxis.set_major_formatter(PercentFormatter(1.0))
+    left.xaxis.set_major_formatter(PercentFormatter(1.0))
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.legend(fontsize=7)
+    budgets = np.logspace(np.log10(10), np.log10(1000), 100)
+    for g in factors:
+        measured = [s["tokens_per_param"] for s in sweeps if s["factor"] == g]
+        inside = (budgets >= min(measured)) & (budgets <= max(measured))
+        line, = right.plot(budgets[inside], [rule.predict(t, g) for t in budgets[inside]], label=f"fitted rule, g = {g:g}")
+        right.plot(budgets, [rule.predict(t, g) for t in budgets], color=line.get_color(), linestyle="--", alpha=0.6)
+        right.plot(budgets, [guideline_fraction(target_params, 6 * target_params ** 2 * t, g) for t in budgets],
+                   color=line.get_color(), linestyle="-.", label=f"paper's formula, g = {g:g}, N = {target_params:,.0f}")
+        for s in sweeps:
+            if s["factor"] == g:
+                right.plot(s["tokens_per_param"], rule.predict(s["tokens_per_param"], g), "o", color=line.get_color())
+    right.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
+    right.text(budgets[0], 1.3, "the whole budget", fontsize=8)
+    right.set(xscale="log", yscale="log", xlabel="tokens per target parameter (the budget)",
+              ylabel="share of the budget before growth",
+              title="where growth pays most (dashed: extrapolated)")
+    right.grid(True, which="both", alpha=0.3)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 # ---- image classifiers (MixtureGrowth) --------------------------------------------------------
