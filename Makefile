@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 # The whole course executed headless at its CPU defaults, with a summary page:
 # outputs/course/index.html. `make demo SMOKE=1` does the same in a couple of minutes
 # (the smoke preset: numbers meaningless) into outputs/course-smoke; `make demo PRESET=gpu`
-# on a GPU machine. Course tooling lives in tools/, outside the package.
+# on a GPU machine. Every data set the notebooks need is loaded first (a missing one stops it at
+# once, saying how to get it). Course tooling lives in tools/, outside the package.
 PRESET ?= cpu
 demo: $(STAMP)
 	$(PY) tools/run_course.py $(if $(SMOKE),--preset smoke --out outputs/course-smoke,--preset $(PRESET) --out outputs/course)

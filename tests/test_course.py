@@ -102,6 +102,29 @@ def test_a_preset_is_checked_before_any_notebook_starts(tmp_path, monkeypatch, c
         run_course.run_course(tmp_path / "out", preset="CPU")
 
 
+def test_every_data_set_is_checked_before_any_notebook_starts(tmp_path, monkeypatch, capsys):
+    import run_course
+
+    from growkit import images
+    from growkit.data import DatasetUnavailable
+
+    # The real course at the cpu preset: notebook 05 needs fashion-mnist, the others the corpus.
+    needed = run_course.data_needed(course_notebooks(), "cpu")
+    assert {"text corpus 'kjv'", "image data set 'fashion-mnist'"} <= set(needed)
+    assert "image data set 'digits'" in run_course.data_needed(course_notebooks(only=["05"]), "smoke")
+
+    def missing():  # as the loader says it on a machine without it
+        raise DatasetUnavailable("'fashion-mnist' is not on this machine: apt-get install dataset-fashion-mnist")
+
+    monkeypatch.setitem(images.IMAGE_DATASETS, "fashion-mnist", missing)
+    monkeypatch.setattr(images, "_image_cache", {})
+    monkeypatch.setattr(run_course, "execute", lambda *a, **k: pytest.fail("a notebook started"))
+    assert main(["--preset", "cpu", "--only", "00", "05", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "image data set 'fashion-mnist'" in err and "apt-get install dataset-fashion-mnist" in err
+    assert "no notebook has run" in err and not (tmp_path / "out").exists()
+
+
 def test_one_seed_has_no_plus_minus_column_and_more_seeds_do():
     row = {"run": "scratch", "test_acc_mean": 0.9, "test_acc_std": 0.0, "flops": 1.0, "budget_flops": 1.0,
            "samples_per_param": 2.0, "seeds": [0]}

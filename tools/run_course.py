@@ -9,8 +9,9 @@ The folder gets, per notebook: the executed notebook (`NN_name.ipynb`) and an HT
 its key numbers (`results_NN.json`) and its figures (`figures/`); for the course:
 `index.html` (the speedup tables, the verdicts and every figure), `course.json` (wall time
 and status per notebook) and `runs/` (the finished runs, shared by the notebooks, so a
-second call trains nothing). A notebook that fails does not stop the others; the page
-says which failed and where its partial output is.
+second call trains nothing). Every data set the notebooks need is loaded first: a missing one
+stops the run before any notebook starts, saying how to get it. A notebook that fails does
+not stop the others; the page says which failed and where its partial output is.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,57 @@ def course_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) ->
             raise ValueError(f"no notebook starts with any of {only}; there are "
                              f"{[p.stem for p in sorted(folder.glob('[0-9][0-9]_*.ipynb'))]}.")
     return found
+
+
+class DataMissing(RuntimeError):
+    """A data set a notebook of this course run needs is not on this machine (nor fetched)."""
+
+
+# Data sets a notebook names in its code: load_text("kjv"), load_images("digits").
+NAMED_DATA = re.compile(r"load_(text|images)\(\s*[\"']([\w-]+)[\"']")
+
+
+def data_needed(notebooks: list[Path], preset: str) -> dict[str, Callable[[], object]]:
+    """What these notebooks load at `preset`, by name, each with the loader that finds it (it
+    knows where to look, downloads what may be downloaded, and says how to get the rest):
+    the GPT study's corpus, the MixtureGrowth study's image set where a notebook runs that
+    study (notebook 05: fashion-mnist at the cpu preset), and any data set a notebook names."""
+    from growkit import mixture_study, study
+    from growkit.data import load_text
+    from growkit.images import load_images
+
+    chosen = study.pick_preset(preset)  # 'auto': from the hardware, as the notebooks pick it
+    needed: dict[str, Callable[[], object]] = {}
+    for notebook in notebooks:
+        source = notebook.read_text()
+        corpus = study.preset(chosen).corpus
+        needed[f"text corpus {corpus!r}"] = partial(load_text, corpus)
+        if "mixture_study" in source:
+            images = mixture_study.preset(chosen).data
+            needed[f"image data set {images!r}"] = partial(load_images, images)
+        for kind, name in NAMED_DATA.findall(source):
+            loader = load_text if kind == "text" else load_images
+            needed[f"{'text corpus' if kind == 'text' else 'image data set'} {name!r}"] = partial(loader, name)
+    return needed
+
+
+def check_data(notebooks: list[Path], preset: str) -> None:
+    """Load every data set the notebooks will need, before the first one starts (a missing
+    one would otherwise fail its notebook, maybe 45 minutes in): DataMissing says which are
+    missing and how to get each."""
+    from growkit.data import DatasetUnavailable
+
+    missing = []
+    for what, load in data_needed(notebooks, preset).items():
+        try:
+            load()
+        except DatasetUnavailable as err:
+            missing.append(f"- {what}: {err}")
+        else:
+            print(f"data: {what} is here", flush=True)
+    if missing:
+        raise DataMissing("the course needs data sets this machine does not have; get them first, "
+                          "then run it again (no notebook has run):\n" + "\n".join(missing))
 
 
 def parameters(name: str, out: Path, preset: str) -> dict[str, Any]:
@@ -330,11 +383,13 @@ def page(executed: list[Executed], out: Path, preset: str) -> str:
 def run_course(out: str | Path = "outputs/course", preset: str = "cpu", only: list[str] | None = None,
                folder: Path = NOTEBOOKS) -> list[Executed]:
     check_preset(preset)  # before any notebook starts
+    notebooks = course_notebooks(folder, only)
+    check_data(notebooks, preset)  # and its data sets, every one
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     executed: list[Executed] = []
     with this_python_kernel() as kernel:
-        for notebook in course_notebooks(folder, only):
+        for notebook in notebooks:
             print(f"{notebook.stem} ...", flush=True)
             e = execute(notebook, out, preset, kernel)
             print(f"{notebook.stem}: {e.status} in {e.wall_s:.0f} s", flush=True)
@@ -360,7 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))  # exit 2, before any notebook starts
     t0 = time.perf_counter()
-    executed = run_course(args.out, preset=preset, only=args.only)
+    try:
+        executed = run_course(args.out, preset=preset, only=args.only)
+    except DataMissing as err:
+        print(f"python tools/run_course.py: {err}", file=sys.stderr)
+        return 2
     failed = [e.name for e in executed if e.status != "ok"]
     print(f"\nwall time {time.perf_counter() - t0:.0f} s; open {Path(args.out) / 'index.html'}")
     if failed:
