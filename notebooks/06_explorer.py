@@ -105,6 +105,44 @@ else:
     print(explorer.table())
 
 # %% [markdown]
+# ## Your own operator
+#
+# An operator is a function from the trained small model to a new, bigger one. Write one, register it under a name, and the explorer offers it beside the paper's (so do `grow`, a `Study` and the command line): how and what it must do is in [docs/your_operator.md](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/your_operator.md). This one is G_stack with a twist: every copy past the first is nudged by a little noise, so the copies start apart instead of identical. Does that help, or hurt?
+#
+# Two things to know. It trains here, in this notebook's process: a function written in a cell cannot be sent to the worker processes other notebooks train in (`workers=1`). And a finished run is kept in `RUNS_DIR` under its name: after changing the function, change its name too, or you will see the old run.
+
+# %%
+import torch
+
+from growkit import GPT
+from growkit.grow import Growth, register
+from growkit.grow.depth import from_layers
+
+
+@register("noisy_stack", "depth", GPT, label="G_noisy", preserves_function=False, replace=True)
+def noisy_stack(small: GPT, *, factor: int, noise: float = 0.05, seed: int = 0) -> Growth:
+    """G_stack, then every block past the first copy of the stack perturbed by Gaussian noise
+    of `noise` times each weight's own spread (replace=True: running this cell again is fine)."""
+    L = small.config.n_layer
+    growth = from_layers(small, list(range(L)) * factor)  # the whole stack, `factor` times
+    draw = torch.Generator().manual_seed(seed)  # its own random numbers: the same run every time
+    with torch.no_grad():
+        for block in growth.model.blocks[L:]:
+            for weight in block.parameters():
+                if weight.dim() > 1:  # matrices only: the norms' gains stay 1
+                    jitter = torch.randn(weight.shape, generator=draw).to(weight)
+                    weight.add_(noise * weight.std() * jitter)
+    return growth
+
+
+explorer.run("noisy_stack", "depth", cfg.factor)  # trains it (its small model alone is 00's)
+if WIDGETS:
+    display(explorer.widget())  # the controls again: G_noisy is among the operators now
+else:
+    fig = explorer.figure()
+print(explorer.table())
+
+# %% [markdown]
 # Run the next cell whenever you want to keep what you have explored so far.
 
 # %%
