@@ -25,8 +25,14 @@ from . import compare, distributed, mixture_study, study
 from .checkpoint import CheckpointError
 from .plots import plot_compare
 from .record import RecordError
-from .runs import RunOptions, check_folder, listing_runs_on_failure, summary_lock, write_summary
+from .resume import ProgramChanged
+from .runs import FolderError, RunOptions, check_folder, listing_runs_on_failure, summary_lock, write_summary
 from .settings import SettingError, parse_setting
+from .train import Diverged
+
+# What a user can cause or a run can meet (a setting, a folder, a file, a diverged run, a
+# changed program, the disk): one line and a non-zero exit; the traceback under --debug.
+EXPECTED = (SettingError, FolderError, RecordError, CheckpointError, Diverged, ProgramChanged, OSError)
 
 # --set keys that say how the runs are run (RunOptions), not what they compute.
 RUN_SETTINGS = ("seeds", "checkpoint_every", "checkpoint_minutes", "prune")
@@ -89,6 +95,8 @@ def cmd(args: argparse.Namespace) -> int:
                                "the work; leave --workers out (or run without torchrun).")
         train(args, cfg, options)
         with summary_lock(out):  # seeds other processes finished meanwhile join
+            # Again, under the lock: another process may have written its summary meanwhile.
+            check_folder(out, asdict(cfg), "--out")
             data, table, records = summary(args, cfg, options)
             if not distributed.is_main():
                 return 0  # rank 0 writes and prints for every rank
@@ -102,6 +110,18 @@ def cmd(args: argparse.Namespace) -> int:
     if records is not None:
         print(f"figure:  {out / 'compare.png'}")
     return 0
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line; an OSError's with its file and a fix (Python's own
+    names the errno and the file only)."""
+    if isinstance(error, OSError) and not isinstance(error, (FolderError, SettingError)):
+        where = f" ({error.filename})" if error.filename else ""
+        text = (f"{error.strerror or error}{where}: check the path and the disk, or choose "
+                "another --out")
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 def worker_count(text: str) -> int | str:
@@ -132,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                             "machine; other numbers than 1 process at torch's default thread count)")
         if name == "mixture":
             p.add_argument("--runs", nargs="+", default=None, choices=mixture_study.RUNS)
+        p.add_argument("--debug", action="store_true",
+                       help="show the traceback of an error (by default: one line saying what to do)")
     args = parser.parse_args(argv)
     # Under torchrun (WORLD_SIZE set) every rank joins one process group and trains each run
     # together, data parallel; rank 0 alone writes and prints.
@@ -140,8 +162,15 @@ def main(argv: list[str] | None = None) -> int:
         args.progress = False
     try:
         return cmd(args)
-    except (SettingError, RecordError, CheckpointError) as e:  # the rule or the file: no traceback
-        parser.exit(2, f"{parser.prog} {args.command}: error: {e}\n")
+    except EXPECTED as e:
+        if args.debug:
+            raise
+        parser.exit(2, f"{parser.prog} {args.command}: error: {one_line(e)}\n")
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        parser.exit(130, f"{parser.prog} {args.command}: interrupted: run the same command again "
+                         "to continue (finished runs are kept, a run in progress resumes).\n")
     finally:
         if started:
             distributed.shutdown()

@@ -12,10 +12,11 @@ summarises them (`Comparison`, whose `to_json()` is the command line's summary.j
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import distributed
+from .limits import flag_text, study_flags
 from .record import Record, json_safe
 from .runs import NotCached, RunOptions, seeds_in
 from .settings import SettingError
@@ -69,6 +70,7 @@ class Comparison:
     config: dict[str, Any]
     per_seed: list[SeedResult]
     records: dict[int, list[Record]]  # seed -> [scratch, grown, small alone]
+    flags: list[str] = field(default_factory=list)  # runs that cannot mean anything (growkit.limits)
 
     @property
     def seeds(self) -> list[int]:
@@ -93,7 +95,7 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         return json_safe({"config": self.config, "seeds": self.seeds,
                           "per_seed": [p.to_dict() for p in self.per_seed], "mean": self.mean,
-                          "threads": self.threads, "table": self.table})
+                          "threads": self.threads, "flags": self.flags, "table": self.table})
 
 
 def train(cfg: StudyConfig, options: RunOptions) -> dict[int, Study]:
@@ -131,7 +133,8 @@ def compare(cfg: StudyConfig, options: RunOptions | None = None, *, readonly: bo
         scratch = study.scratch
         per_seed.append(SeedResult(s, study.row(variant), scratch.final_val_loss, scratch.tokens_per_param))
         records[s] = [scratch, study.add(variant), study.small_alone(variant)]
-    return Comparison(asdict(cfg), per_seed, records)
+    flags = study_flags(next(iter(studies.values())), [variant])  # the same runs for every seed
+    return Comparison(asdict(cfg), per_seed, records, flags)
 
 
 def compare_table(result: Comparison) -> str:
@@ -164,4 +167,6 @@ def compare_table(result: Comparison) -> str:
                      "says little here. Raise tokens_per_param.")
     if result.threads:
         lines.append(f"trained at {' and '.join(map(str, result.threads))} thread(s) per run.")
+    if result.flags:
+        lines.append(flag_text(result.flags))
     return "\n".join(lines)

@@ -41,6 +41,7 @@ from .device import auto_device, choose
 from .grow.cnn_width import widened_config
 from .grow.mixture import COEF_VARIANTS
 from .images import ImageDataset, load_images
+from .limits import check_cnn_study
 from .record import Record
 from .runs import Job, RunCache, RunOptions, run_jobs, run_spec, seeds_in, share_start, shared_start
 from .settings import SettingError, at_least, check_types, positive, within
@@ -84,6 +85,7 @@ class MixtureConfig:
         positive(self, "lr", "lr_after_growth", fix=0.1)
         within(self, "momentum", 0, 1, 0.9, open_hi=True)
         within(self, "grow_fraction", 0, 1, 0.5, open_lo=True, open_hi=True)
+        check_cnn_study(self)  # a grown net this machine can hold (growkit.limits)
 
     def settings(self) -> dict[str, Any]:
         """Every field, as a run's spec and record keep it (train_images only where set, so

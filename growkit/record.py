@@ -98,7 +98,34 @@ class Record:
             found = sorted(data) if isinstance(data, dict) else type(data).__name__
             raise RecordError(path, f"it is JSON but not a run record (found {found}, expected "
                                     f"{sorted(fields)})")
+        problem = history_problem(data.get("history", []))
+        if problem is not None:
+            raise RecordError(path, f"{problem} (was it edited by hand?)")
         return cls.from_dict(data)
+
+
+# What a record's evaluations hold: whole numbers, numbers, and numbers that may be missing
+# (no training loss before the first step; accuracy for classifiers only). A float may be
+# NaN (JSON's NaN, as to_json writes it): a diverged run's last loss is one.
+WHOLE = ("step", "phase", "samples", "tokens")
+NUMBERS = ("flops", "val_loss", "lr", "wall_s")
+OPTIONAL = ("train_loss", "val_acc")
+
+
+def history_problem(history: Any) -> str | None:
+    """What in a record's history is not what growkit writes (None: nothing): a summary
+    would otherwise fail deep inside its arithmetic, far from the file to blame."""
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        return f"its history is not a list of evaluations (found {type(history).__name__})"
+    for i, h in enumerate(history):
+        for key, value in h.items():
+            ok = (isinstance(value, int) if key in WHOLE else
+                  isinstance(value, (int, float)) if key in NUMBERS else
+                  value is None or isinstance(value, (int, float)) if key in OPTIONAL else True)
+            if not ok or isinstance(value, bool):
+                kind = "a whole number" if key in WHOLE else "a number"
+                return f"history[{i}][{key!r}] is {value!r} ({type(value).__name__}), not {kind}"
+    return None
 
 
 class RecordError(ValueError):

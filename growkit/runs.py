@@ -30,7 +30,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,11 +44,12 @@ from typing import Any
 import torch
 
 from . import distributed
+from .checkpoint import CheckpointError, load_checkpoint
 from .device import auto_device
-from .record import Record, atomic_write_text, json_safe
-from .resume import RESUME_VERSION, Checkpointing
+from .record import Record, RecordError, atomic_write_text, json_safe
+from .resume import RESUME_VERSION, Checkpointing, ProgramChanged
 from .settings import SettingError, at_least, check_types, positive, require
-from .train import Trainer, interactive
+from .train import Diverged, Trainer, interactive
 
 # ---- how to run ---------------------------------------------------------------------------------
 
@@ -129,6 +134,19 @@ class NotCached(LookupError):
     """A read-only RunCache was asked for a run it does not hold."""
 
 
+class RetrainToRecover(CheckpointError):
+    """A finished run's checkpoint that cannot be loaded. Deleting the checkpoint alone would
+    not help (a finished run is read, not trained again): the message names the record to
+    delete with it."""
+
+    def __init__(self, path: Path, problem: str, record: Path, name: str) -> None:
+        self.path, self.record = path, record
+        ValueError.__init__(self, f"{path}: cannot load this checkpoint: {problem}. The run {name!r} "
+                            f"is finished, so a re-run would not write it again: delete it and its "
+                            f"record {record} (rm {path} {record}) and re-run to train that run "
+                            "again; the other runs are kept.")
+
+
 class RunCache:
     """Finished runs in one folder, one JSON record per run, named by a hash of everything
     that determines it (`spec`), so runs of any number of configurations share a folder
@@ -162,6 +180,25 @@ class RunCache:
         grown run); None without a folder or if there is none."""
         path = None if self.folder is None else self.folder / f"{self.key(spec)}.{suffix}"
         return path if path is not None and path.exists() else None
+
+    def final_model(self, record: Record) -> torch.nn.Module | None:
+        """The finished run `record`'s final weights, from its last phase's checkpoint in
+        the folder (None without a folder). A checkpoint gone or unreadable is an error that
+        says what to delete: a re-run trains only the runs without a finished record, so the
+        record goes too, and then the run trains again and writes both."""
+        if self.folder is None:
+            return None
+        spec = record.meta["cache_spec"]
+        key = self.key(spec)
+        path = self.folder / f"{key}.phase{len(record.phases) - 1}.pt"
+        if not path.exists():
+            problem = "it is not there (deleted, or pruned by hand)"
+        else:
+            try:
+                return load_checkpoint(path)[0]
+            except CheckpointError as e:
+                problem = str(e).split(": cannot load this checkpoint: ", 1)[-1].split(". Delete it", 1)[0]
+        raise RetrainToRecover(path, problem, self.folder / f"{key}.json", record.name)
 
     def find(self, spec: dict[str, Any]) -> Record | None:
         """The finished record of `spec`, or None."""
@@ -308,22 +345,77 @@ class Job:
     args: tuple[Any, ...]
 
 
-def _one_thread() -> None:
+def _worker_start(parent: int) -> None:
+    """Each worker process, once: one torch thread, and it dies with its parent. A parent
+    killed outright (SIGKILL, the out-of-memory killer) runs no clean-up, and its workers,
+    adopted by init, would train on for hours and keep their memory: on Linux the kernel
+    sends them SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG); elsewhere, and should
+    the parent have died before this line, a thread notices that the parent changed."""
     torch.set_num_threads(1)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+            import signal
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    """End this process (the parent-pid watch) once its parent `parent` is gone."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)  # the run's last checkpoint stays; a re-run resumes from it
 
 
 def one_thread_pool(workers: int) -> ProcessPoolExecutor:
-    """`workers` spawned processes at one torch thread each (a checked count)."""
+    """`workers` spawned processes at one torch thread each (a checked count), which end
+    when this process ends, however it ends."""
     check_workers(workers)
     # spawn, not fork: a forked child would inherit the parent's torch threads and locks.
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                               initargs=(os.getpid(),))
+
+
+def run_job(train: Callable[..., Any], *args: Any) -> Any:
+    """`train(*args)` in a worker, its error made to cross back to the parent as itself:
+    growkit's file errors take (path, problem) and would not unpickle from their message
+    alone, which turned a one-line error into a broken pool."""
+    try:
+        return train(*args)
+    except Exception as e:
+        try:
+            pickle.loads(pickle.dumps(e))
+        except Exception:
+            state = {k: v for k, v in vars(e).items() if _picklable(v)}
+            rebuild = (_rebuilt, (type(e), e.args, state))
+            e.__reduce_ex__ = lambda protocol: rebuild  # type: ignore[method-assign]
+        raise
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """An exception as run_job sent it: its class, message and attributes, without calling
+    its __init__ (which may take other arguments than its message)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def run_jobs(jobs: list[Job], workers: int, progress: bool = False) -> None:
     """Every job in up to `workers` one-thread processes, in order (none started for no
     jobs); `progress`: one line counting the finished runs. A job's error is raised here,
-    with its own message."""
+    with its own message, once the runs already started have stopped (none more starts)."""
     check_workers(workers)
     if not jobs:
         return
@@ -331,11 +423,16 @@ def run_jobs(jobs: list[Job], workers: int, progress: bool = False) -> None:
 
     processes = min(workers, len(jobs))
     with one_thread_pool(processes) as pool:
-        futures = [pool.submit(job.train, *job.args) for job in jobs]
+        futures = [pool.submit(run_job, job.train, *job.args) for job in jobs]
         done = tqdm(as_completed(futures), total=len(futures), disable=not progress,
                     desc=f"runs ({processes} processes, 1 thread each)")
-        for f in done:
-            f.result()
+        try:
+            for f in done:
+                f.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()  # the runs not started yet: an error is reported without waiting for them
+            raise
 
 
 # ---- shared beginnings --------------------------------------------------------------------------
@@ -376,24 +473,110 @@ def share_start(trainer: Trainer, path: Path | None, last_phase: int) -> None:
 # ---- the folder's one summary -------------------------------------------------------------------
 
 
+class FolderError(ValueError):
+    """A folder growkit will not write into as asked: which folder, why, and what to do."""
+
+
 def check_folder(out: Path, config: dict[str, Any], flag: str) -> None:
-    """Refuse to write a summary over one of other settings: a folder's summary describes
-    one configuration. (Its runs/ may hold any number: each run's files are named by a hash
-    of everything that determines it, so configurations never overwrite each other.) Under
+    """Refuse, before anything is written, a folder that cannot hold a summary (a file, a
+    path no one can create), one holding files growkit did not write, and a summary of other
+    settings: a folder's summary describes one configuration. (Its runs/ may hold any number:
+    each run's files are named by a hash of everything that determines it, so configurations
+    never overwrite each other.) The CLI calls it again under the summary lock, just before
+    writing, so two processes of other settings started at once cannot both write. Under
     torchrun rank 0 looks and every rank stops or goes on with it."""
-    problem = distributed.broadcast(_folder_problem(out, config, flag) if distributed.is_main() else None)
+    problem = distributed.broadcast(folder_problem(out, config, flag) if distributed.is_main() else None)
     if problem is not None:
-        raise SystemExit(problem)
+        raise FolderError(problem)
 
 
-def _folder_problem(out: Path, config: dict[str, Any], flag: str) -> str | None:
-    path = out / "summary.json"
-    if not path.exists():
-        return None
+def folder_problem(out: Path, config: dict[str, Any], flag: str) -> str | None:
+    """Why `out` cannot take this summary, in one sentence with a fix; None if it can."""
+    return path_problem(out, flag) or foreign_problem(out, flag) or settings_problem(out, config, flag)
+
+
+def path_problem(out: Path, flag: str) -> str | None:
+    """A folder that is a file, under a file, too long a name, or in a place where no folder
+    can be made (/proc, a read-only disk), found without creating anything that stays."""
+    out = Path(os.path.abspath(out))
+    base = next(p for p in [out, *out.parents] if len(p.name.encode()) <= 255 and _exists(p))
+    longest = max([len(part.encode()) for part in out.relative_to(base).parts] or [0])
+    limit = _name_max(base if base.is_dir() else base.parent)
+    if longest > limit:
+        return (f"{flag} {out} has a name of {longest} bytes, longer than the {limit} the file "
+                f"system allows for one name: choose a shorter {flag}.")
+    if out.exists():
+        if not out.is_dir():
+            return f"{flag} {out} is a file, not a folder: choose a folder ({flag} {out}-runs) or move that file away."
+        return None if os.access(out, os.W_OK) else f"cannot write into {out} (no permission): choose another {flag}."
+    if not base.is_dir():
+        return (f"{flag} {out} lies under {base}, which is a file, not a folder: choose another "
+                f"{flag} (e.g. {flag} {base}-runs) or move that file away.")
+    try:  # the one sure test: make a folder there, and take it away again
+        os.rmdir(tempfile.mkdtemp(prefix=".growkit-", dir=base))
+    except OSError as e:
+        return f"cannot create folders in {base} ({e.strerror}): choose another {flag}, e.g. {flag} runs/compare."
+    return None
+
+
+def _exists(path: Path) -> bool:
     try:
-        old = json.loads(path.read_text(encoding="utf-8")).get("config")
+        return path.exists()
+    except OSError:
+        return False  # e.g. a name too long to look up
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):
-        return None  # unreadable: rewritten below, the runs are kept
+        return 255  # most file systems' limit (os.pathconf is Unix only)
+
+
+# What growkit writes beside runs/: a folder holding these without a summary.json of its own
+# holds someone else's files, which growkit does not overwrite.
+SUMMARY_FILES = ("summary.json", "summary.txt", "compare.png")
+LISTING_HEAD = "The summary failed:"  # summary.txt's first line when it lists the runs instead
+
+
+def foreign_problem(out: Path, flag: str) -> str | None:
+    """Files where growkit writes its summary that growkit did not write."""
+    if ours(out / "summary.json"):
+        return None
+    listing = out / "summary.txt"
+    theirs = [out / n for n in SUMMARY_FILES if (out / n).exists()
+              and not (n == "summary.txt" and _first_line(listing).startswith(LISTING_HEAD))]
+    if not theirs:
+        return None
+    names = ", ".join(str(p) for p in theirs)
+    return (f"{out} holds files growkit did not write ({names}), which its summary would replace: "
+            f"use another folder ({flag} {out}-growkit) or move those files away.")
+
+
+def ours(path: Path) -> bool:
+    """Whether `path` is a summary.json growkit wrote (compare's or mixture's)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # Its settings (every summary since they were kept), or a table of rows (MixtureGrowth's before).
+    return isinstance(data, dict) and (isinstance(data.get("config"), dict)
+                                       or (isinstance(data.get("table"), str) and "rows" in data))
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline()
+    except OSError:
+        return ""
+
+
+def settings_problem(out: Path, config: dict[str, Any], flag: str) -> str | None:
+    path = out / "summary.json"
+    if not ours(path):
+        return None
+    old = json.loads(path.read_text(encoding="utf-8")).get("config")
     if not isinstance(old, dict):
         return None  # a summary that kept no config (MixtureGrowth's before it did): rewritten
     now = json_safe(config)
@@ -402,15 +585,17 @@ def _folder_problem(out: Path, config: dict[str, Any], flag: str) -> str | None:
         return None
     diffs = ", ".join(f"{k}: {old.get(k, '(unset)')!r} there, {now.get(k, '(unset)')!r} now"
                       for k in differ)
-    return (f"error: {out} holds the summary of other settings ({diffs}). Use another "
+    return (f"{out} holds the summary of other settings ({diffs}). Use another "
             f"folder ({flag} {out}-2) or delete {path} to replace that summary; the "
             f"finished runs in {out / 'runs'} are kept and reused either way.")
 
 
 def write_summary(out: Path, summary: dict[str, Any], table: str) -> None:
-    """summary.json (the numbers) and summary.txt (the table), each written whole."""
+    """summary.json (the numbers) and summary.txt (the table), each written whole; a listing
+    left by a failed summary goes."""
     atomic_write_text(out / "summary.json", json.dumps(json_safe(summary), indent=1))
     atomic_write_text(out / "summary.txt", table + "\n")
+    (out / FAILED_LISTING).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -428,24 +613,29 @@ def summary_lock(out: Path) -> Iterator[None]:
         yield
 
 
+FAILED_LISTING = "summary_failed.txt"  # the listing, where summary.txt is a good summary
+
+
 @contextlib.contextmanager
 def listing_runs_on_failure(out: Path) -> Iterator[None]:
-    """If the summary fails after runs were trained, summary.txt lists them (and why)."""
+    """If the summary fails after runs were trained, summary.txt lists them (and why); a good
+    summary already there is kept, and the listing goes beside it (summary_failed.txt)."""
     try:
         yield
-    except SettingError:
-        raise  # refused before training: the folder is left as it was
+    except (SettingError, FolderError, RecordError, CheckpointError, Diverged, ProgramChanged):
+        raise  # refused before training, or an error that names its file: left as it was
     except (ValueError, ArithmeticError, KeyError, TypeError) as e:
         if (out / "runs").is_dir() and distributed.is_main():
-            list_runs(out, e)
-            print(f"error: the summary failed; {out / 'summary.txt'} lists the runs in {out / 'runs'}.",
+            where = list_runs(out, e)
+            print(f"error: the summary failed; {where} lists the runs in {out / 'runs'}.",
                   file=sys.stderr)
         raise
 
 
-def list_runs(out: Path, error: BaseException) -> None:
-    """When the summary fails, summary.txt still lists the folder's runs, and why."""
-    lines = [f"The summary failed: {type(error).__name__}: {error}", "", "Runs in this folder:"]
+def list_runs(out: Path, error: BaseException) -> Path:
+    """When the summary fails, summary.txt still lists the folder's runs, and why (or
+    summary_failed.txt, where summary.txt is a good summary). Returns the file written."""
+    lines = [f"{LISTING_HEAD} {type(error).__name__}: {error}", "", "Runs in this folder:"]
     for path in sorted((out / "runs").glob("*.json")):
         try:
             rec = Record.load(path)
@@ -454,4 +644,6 @@ def list_runs(out: Path, error: BaseException) -> None:
             lines.append(f"  {path.name}  {rec.name}  seed {rec.meta.get('seed')}  {done}  val loss {loss}")
         except (OSError, ValueError) as e:
             lines.append(f"  {path.name}  unreadable: {e}")
-    atomic_write_text(out / "summary.txt", "\n".join(lines) + "\n")
+    where = out / ("summary.txt" if not ours(out / "summary.json") else FAILED_LISTING)
+    atomic_write_text(where, "\n".join(lines) + "\n")
+    return where

@@ -35,13 +35,13 @@ from typing import Any
 
 import torch
 
-from .checkpoint import load_checkpoint
 from .data import load_text
 from .device import auto_device, choose
 from .gpt import GPT, GPTConfig
 from .grow import Operator, resolve
 from .grow.depth import layer_order
 from .grow.width import narrowed_config
+from .limits import check_gpt_study, flagged
 from .progress import counter
 from .record import Record, json_safe
 from .runs import Job, RunCache, RunOptions, run_jobs, run_spec
@@ -88,6 +88,7 @@ class StudyConfig:
         within(self, "grow_fraction", 0, 1, 0.05, open_lo=True, open_hi=True)
         within(self, "min_lr_ratio", 0, 1, 0.1)
         self.model_config(self.small_layers, 96)  # the width and heads make a valid GPT
+        check_gpt_study(self)  # a target this machine can build and hold (growkit.limits)
 
     def model_config(self, n_layer: int, vocab_size: int) -> GPTConfig:
         return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=n_layer,
@@ -674,13 +675,10 @@ class Study:
 
     def model(self, variant: Variant) -> GPT | None:
         """The grown run's final weights, from its last checkpoint in the cache (None without
-        a cache_dir): e.g. to sample text from it."""
-        rec = self.add(variant)
-        path = self.cache.file(rec.meta["cache_spec"], f"phase{len(rec.phases) - 1}.pt")
-        if path is None:
-            return None
-        model, _ = load_checkpoint(path)
-        assert isinstance(model, GPT)
+        a cache_dir): e.g. to sample text from it. A checkpoint gone or unreadable raises an
+        error naming the files to delete so that a re-run trains the run again."""
+        model = self.cache.final_model(self.add(variant))
+        assert model is None or isinstance(model, GPT)
         return model
 
     def run(self, variants: Iterable[Variant], workers: int | str | None = None) -> list[Row]:
@@ -767,7 +765,7 @@ class Study:
         note = ("speedup: FLOPs (and tokens) scratch needs for its final loss / what the run needs, "
                 "minus 1; 'never': the run never reached it; *: reached before growth, by the small "
                 "phase alone.")
-        return text_table(head, body) + "\n" + note
+        return text_table(head, body) + "\n" + note + flagged(self, [r.name for r in rows])
 
     def preservation_table(self, rows: list[Row]) -> str:
         """Function preservation measured at the growth point: the logits' largest change on a
@@ -797,7 +795,7 @@ class Study:
             if row.reached_before_growth:
                 parts.append("But the small phase alone got there before growth: on the grown "
                              f"model's own evaluations the speedup is {pct(row.speedup_flops_after_growth)}.")
-        return " ".join(parts)
+        return " ".join(parts) + flagged(self, [row.name], sep=" ")
 
 
 def train_runs(studies: list[Study], variants: list[Variant], workers: int | str | None = None) -> None:

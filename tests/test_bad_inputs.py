@@ -3,6 +3,7 @@ phrase the message must contain. Config rows also check that the fix a message s
 ("e.g. key=value") is itself accepted."""
 
 import ast
+import json
 import re
 from dataclasses import asdict
 
@@ -15,9 +16,11 @@ from growkit.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from growkit.cnn import CNNConfig, TemplateCNNConfig
 from growkit.data import TextCorpus
 from growkit.device import Runtime
+from growkit.gpt import TokenIdError
 from growkit.grow import grow
 from growkit.mixture_study import MixtureConfig
 from growkit.record import Record, RecordError
+from growkit.resume import ProgramChanged
 from growkit.runs import RunOptions
 from growkit.settings import SettingError, parse_setting
 from growkit.speedup import speedup
@@ -75,6 +78,11 @@ CONFIGS = [
     (CNNConfig, dict(widen=True), SettingError, "widen must be a number"),
     (CNNConfig, dict(num_classes=0), SettingError, "num_classes must be >= 1"),
     (TemplateCNNConfig, dict(templates=0), SettingError, "templates must be >= 1"),
+    (StudyConfig, dict(factor="x"), SettingError, "factor must be a whole number"),
+    (StudyConfig, dict(factor=1000000), SettingError, "parameters, more than growkit's limit"),
+    (StudyConfig, dict(block_size=100000), SettingError, "GiB to train"),
+    (StudyConfig, dict(n_embd=65536), SettingError, "parameters, more than growkit's limit"),
+    (MixtureConfig, dict(templates=10**6), SettingError, "parameters, more than growkit's limit"),
 ]
 
 
@@ -176,7 +184,8 @@ def test_compare_refuses_a_folder_of_other_settings(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(study, "Trainer", None)
     with pytest.raises(SystemExit) as info:
         main(["compare", "--preset", "cpu", "--out", str(out), "--no-progress"])
-    assert "factor: 2 there, 4 now" in str(info.value) and "--out" in str(info.value)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "factor: 2 there, 4 now" in err and "--out" in err
 
 
 # ---- growth, data, files, speedup ---------------------------------------------------------
@@ -204,6 +213,26 @@ def checkpoint_file(tmp_path):
 
 def record_file(tmp_path):
     return Record(name="r", history=[{"val_loss": 1.0}]).save(tmp_path / "r.json")
+
+
+def three_heads():
+    return GPT(GPTConfig(**{**G, "n_head": 3, "n_embd": 24, "mlp_hidden": 60}))
+
+
+def edited(path, val_loss):
+    """A record edited by hand: its last val_loss replaced."""
+    data = json.loads(path.read_text())
+    data["history"][-1]["val_loss"] = val_loss
+    path.write_text(json.dumps(data))
+    return path
+
+
+def flipped(path):
+    """A checkpoint with one byte of its weights flipped (a bad disk, a bad copy)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
 
 
 def with_meta(rec, **meta):
@@ -254,6 +283,20 @@ OTHER = [
      SettingError, "e.g. workers=2"),
     ("workers without a cache", lambda p, c: Study.from_preset("smoke", progress=False).run([Variant()], workers=2),
      SettingError, "cache_dir="),
+    ("record with val_loss 'abc'", lambda p, c: Record.load(edited(record_file(p), "abc")), RecordError,
+     "history[0]['val_loss'] is 'abc' (str), not a number (was it edited by hand?)"),
+    ("record with val_loss null", lambda p, c: Record.load(edited(record_file(p), None)), RecordError,
+     "history[0]['val_loss'] is None (NoneType), not a number"),
+    ("token id >= vocab_size", lambda p, c: tiny()(torch.tensor([[1, 96]])), TokenIdError,
+     "token id 96"),
+    ("grow(None, 'stack')", lambda p, c: grow(None, "stack"), TypeError, "grow() grows a model"),
+    ("grow seed 'abc'", lambda p, c: grow(tiny(), "random", seed="abc"), TypeError, "e.g. seed=0"),
+    ("width factor 1.5 of 3 heads", lambda p, c: grow(three_heads(), "zero", dim="width", factor=1.5),
+     ValueError, "e.g. factor=5/3 ("),
+    ("Record.save under a file", lambda p, c: (record_file(p), Record(name="r").save(p / "r.json" / "x.json")),
+     NotADirectoryError, "r.json is a file, not a folder"),
+    ("checkpoint with a flipped byte", lambda p, c: load_checkpoint(flipped(checkpoint_file(p))), CheckpointError,
+     "do not match their checksum"),
 ]
 
 
@@ -297,3 +340,126 @@ def test_every_setting_parses_back_from_its_own_text():
         for f in dataclasses.fields(cls):
             value = getattr(default, f.name)
             assert parse_setting(cls, f.name, text(value)) == (f.name, value), f.name
+
+
+# ---- the command line: one line and a non-zero exit, the traceback under --debug -----------
+
+def a_file(p):
+    (p / "f").write_text("mine")
+    return p / "f"
+
+
+def own_files(p):
+    """A folder of the user's own summary.txt and compare.png, no growkit summary.json."""
+    (p / "mine").mkdir()
+    (p / "mine" / "summary.txt").write_text("my notes")
+    (p / "mine" / "compare.png").write_text("my figure")
+    return p / "mine"
+
+
+# (what, the --out / --set arguments given the test's folder, phrase): refused before training.
+CLI_REFUSALS = [
+    ("--out an existing file", lambda p: ["--out", str(a_file(p))], "is a file, not a folder"),
+    ("--out under a file", lambda p: ["--out", str(a_file(p) / "sub")], "which is a file, not a folder"),
+    ("--out under /proc", lambda p: ["--out", "/proc/growkit-test"], "cannot create folders in /proc"),
+    ("--out too long a name", lambda p: ["--out", str(p / ("x" * 300))], "the file system allows for one name"),
+    ("--out holding the user's files", lambda p: ["--out", str(own_files(p))], "holds files growkit did not write"),
+    ("--set factor=1000000", lambda p: ["--set", "factor=1000000", "--out", str(p / "o")],
+     "parameters, more than growkit's limit"),
+    ("--set block_size=100000", lambda p: ["--set", "block_size=100000", "--out", str(p / "o")], "GiB to train"),
+    ("--set n_embd=65536", lambda p: ["--set", "n_embd=65536", "--out", str(p / "o")],
+     "parameters, more than growkit's limit"),
+]
+
+
+@pytest.mark.parametrize(("what", "args", "phrase"), CLI_REFUSALS, ids=[c[0] for c in CLI_REFUSALS])
+def test_compare_refuses_folders_and_sizes_in_one_line(what, args, phrase, tmp_path, capsys, monkeypatch):
+    import os
+
+    import growkit.study as study
+
+    if "/proc" in what and not os.path.isdir("/proc"):
+        pytest.skip("no /proc here")
+    monkeypatch.setattr(study, "Trainer", None)  # nothing may train
+    given = args(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--preset", "smoke", "--no-progress", *given])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and phrase in err and len(err.splitlines()) == 1, err
+    if "user's files" in what:  # untouched
+        assert (tmp_path / "mine" / "summary.txt").read_text() == "my notes"
+        assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["compare.png", "summary.txt"]
+
+
+def test_a_diverged_run_is_one_line_and_its_traceback_is_under_debug(tmp_path, capsys):
+    from growkit.train import Diverged
+
+    out = tmp_path / "div"
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--preset", "smoke", "--no-progress", "--set", "lr_big=1000", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.splitlines()) == 1, err
+    assert "scratch: loss became nan" in err and "lower the learning rate" in err and str(out / "runs") in err
+    with pytest.raises(Diverged):  # --debug: the error itself, traceback and all
+        main(["compare", "--preset", "smoke", "--no-progress", "--set", "lr_big=1000", "--out", str(out),
+              "--debug"])
+
+
+@pytest.mark.parametrize("error", [
+    ProgramChanged("scratch: resumed from x.resume.pt, whose phase 1 was started by grow('stack'); the "
+                   "program now calls grow('zero'). To start fresh delete x.resume.pt"),
+    CheckpointError("runs/x.resume.pt", "its contents do not match their checksum"),
+    RecordError("runs/x.json", "it is not complete JSON"),
+], ids=lambda e: type(e).__name__)
+def test_expected_failures_are_one_line(error, tmp_path, capsys, monkeypatch):
+    import growkit.compare as compare
+
+    def fails(*a, **k):
+        raise error
+
+    monkeypatch.setattr(compare, "train", fails)
+    args = ["compare", "--preset", "smoke", "--no-progress", "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err == f"python -m growkit compare: error: {error}\n"
+    with pytest.raises(type(error)):
+        main([*args, "--debug"])
+
+
+def test_runs_that_cannot_mean_anything_are_flagged_in_table_and_verdict(tmp_path):
+    """One step per run (tokens_per_param=1e-12) used to read "+579%"; a warmup past the
+    schedule leaves scratch at its warmup rate. The smoke preset (and every other) is not
+    flagged."""
+    from growkit.limits import study_flags
+    from growkit.study import PRESETS, preset
+
+    out = tmp_path / "tiny"
+    assert main(["compare", "--preset", "smoke", "--no-progress", "--set", "tokens_per_param=1e-12",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "cannot mean anything" in (out / "summary.txt").read_text() and summary["flags"]
+    assert "1 step(s), fewer than 10" in summary["flags"][0]
+    study = Study(preset("smoke", tokens_per_param=1e-12), cache_dir=out / "runs", readonly=True)
+    row = study.row(Variant())
+    assert "cannot mean anything" in study.verdict(row) and "cannot mean anything" in study.table([row])
+    flags = study_flags(Study(preset("smoke", warmup=10**6)), [Variant()])
+    assert flags and "a warmup of 1000000 steps it never leaves" in flags[0]
+    for name in PRESETS:
+        cfg = preset(name)
+        assert study_flags(Study(cfg), [Variant(cfg.op, "depth", cfg.factor)]) == [], name
+
+
+@pytest.mark.parametrize("steps", ["0", "-3"])
+def test_bench_refuses_steps_below_one(steps, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "bench.py"
+    spec = importlib.util.spec_from_file_location("growkit_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit) as info:
+        bench.main(["--steps", steps])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"--steps: must be a whole number >= 1, got {steps}: e.g. 8" in err

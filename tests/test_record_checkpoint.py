@@ -1,12 +1,15 @@
 import errno
 import json
+import math
+import os
+import re
 
 import pytest
 import torch
 
 from growkit import GPT, Record, TrainConfig, Trainer, load_checkpoint, save_checkpoint, train
 from growkit.checkpoint import CheckpointError
-from growkit.record import atomic_open, atomic_write_text, write_json
+from growkit.record import RecordError, atomic_open, atomic_write_text, write_json
 
 
 def test_record_json_round_trip(tiny_gpt, corpus, tmp_path):
@@ -116,3 +119,41 @@ def test_a_record_under_a_file_names_the_file_and_a_fix(tmp_path, tiny_gpt, corp
                                                  r"a file, not a folder: choose another path"):
         rec.save(blocker / "sub" / "r.json")
     assert blocker.read_text() == "mine"  # nothing of the user's is lost
+
+
+def test_a_finished_runs_broken_checkpoint_says_what_recovers_it(tmp_path):
+    """Deleting a finished run's checkpoint alone never brought it back (a finished run is
+    read, not trained again): the message names its record too, and doing what it says
+    trains the run again and gives its weights."""
+    import re
+
+    from growkit import Study, Variant
+    from growkit.runs import RetrainToRecover
+
+    study = Study.from_preset("smoke", tokens_per_param=0.05, cache_dir=tmp_path, progress=False)
+    expected = study.model(Variant())
+    path = next(tmp_path.glob("*.phase1.pt"))
+    path.write_bytes(path.read_bytes()[:1000])  # truncated: a full disk, a copy cut short
+    fresh = Study.from_preset("smoke", tokens_per_param=0.05, cache_dir=tmp_path, progress=False)
+    with pytest.raises(RetrainToRecover) as info:
+        fresh.model(Variant())
+    message = str(info.value)
+    files = re.search(r"\(rm (\S+) (\S+)\)", message)
+    assert files and files.group(1) == str(path) and files.group(2).endswith(".json"), message
+    for name in files.groups():
+        os.remove(name)
+    again = Study.from_preset("smoke", tokens_per_param=0.05, cache_dir=tmp_path, progress=False).model(Variant())
+    assert all(torch.equal(a, b) for a, b in zip(expected.state_dict().values(), again.state_dict().values()))
+
+
+def test_a_hand_edited_record_is_refused_by_name(tmp_path):
+    path = Record(name="r", history=[{"step": 0, "val_loss": 1.0}]).save(tmp_path / "r.json")
+    data = json.loads(path.read_text())
+    data["history"][0]["val_loss"] = "1.0"
+    path.write_text(json.dumps(data))
+    named = f"{path}: cannot read this run record: history[0]['val_loss'] is '1.0' (str)"
+    with pytest.raises(RecordError, match=re.escape(named)):
+        Record.load(path)
+    data["history"][0]["val_loss"] = float("nan")  # a diverged run's last loss: still a number
+    path.write_text(json.dumps(data))
+    assert math.isnan(Record.load(path).final["val_loss"])

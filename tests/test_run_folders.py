@@ -119,4 +119,57 @@ def test_a_broken_record_in_the_folder_is_named(tmp_path, capsys, monkeypatch):
         main(["compare", "--preset", "smoke", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and f"{seen['path']}: cannot read this run record" in err
-    assert "Delete it and re-run" in err and "summary failed" in (out / "summary.txt").read_text()
+    assert "Delete it and re-run" in err and len(err.splitlines()) == 1  # one line, no traceback
+    assert not (out / "summary.txt").exists()  # the error names its file: no listing needed
+
+
+def test_a_summary_of_other_settings_written_meanwhile_is_not_overwritten(tmp_path, capsys, monkeypatch):
+    """Two compares of other settings started at once into one fresh folder both pass the
+    first check; the later one to write finds the other's summary under the summary lock and
+    stops, naming both settings."""
+    import pytest
+
+    import growkit.compare as compare
+    from growkit.__main__ import main
+    from growkit.runs import write_summary
+    from growkit.study import preset
+
+    out = tmp_path / "race"
+    theirs = {"config": json.loads(json.dumps(preset("smoke", lr_big=0.004).__dict__)), "per_seed": []}
+
+    def the_other_process_finishes_first(cfg, options):
+        write_summary(out, theirs, "their table")
+
+    monkeypatch.setattr(compare, "train", the_other_process_finishes_first)
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--preset", "smoke", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "lr_big: 0.004 there, 0.003 now" in err and "--out" in err
+    assert json.loads((out / "summary.json").read_text()) == theirs
+    assert (out / "summary.txt").read_text() == "their table\n"
+
+
+def test_a_failure_never_replaces_a_good_summary(tmp_path, capsys, monkeypatch):
+    """A failed later call lists the runs beside a good summary (summary_failed.txt), never
+    over it; an error that names its own file (a truncated resume file) lists nothing."""
+    import pytest
+
+    import growkit.compare as compare
+    from growkit.__main__ import main
+    from growkit.checkpoint import CheckpointError
+    from growkit.runs import write_summary
+    from growkit.study import preset
+
+    out = tmp_path / "cmp"
+    (out / "runs").mkdir(parents=True)
+    write_summary(out, {"config": json.loads(json.dumps(preset("smoke").__dict__))}, "the good table")
+    for error in (CheckpointError(out / "runs" / "a.resume.pt", "it is truncated"), ZeroDivisionError("x")):
+        def fails(*a, error=error, **k):
+            raise error
+
+        monkeypatch.setattr(compare, "train", fails)
+        with pytest.raises((SystemExit, ZeroDivisionError)):
+            main(["compare", "--preset", "smoke", "--out", str(out), "--no-progress"])
+        assert (out / "summary.txt").read_text() == "the good table\n"
+        assert (out / "summary_failed.txt").exists() == isinstance(error, ZeroDivisionError)
+    assert "a.resume.pt: cannot load this checkpoint" in capsys.readouterr().err

@@ -115,3 +115,70 @@ def test_a_study_takes_its_folder_alone_or_in_its_options_not_both(tmp_path):
     assert study.cache.folder == tmp_path and study.cache.prune and study.options is options
     with pytest.raises(TypeError, match="not both"):
         Study.from_preset("smoke", cache_dir=tmp_path, options=options)
+
+
+# A parent that starts two workers (each prints its pid and sleeps), then waits on them.
+ORPHANS = r"""
+import os, sys, time
+from growkit.runs import one_thread_pool
+
+def nap(seconds):
+    print(os.getpid(), flush=True)
+    time.sleep(seconds)
+
+if __name__ == "__main__":
+    pool = one_thread_pool(2)
+    futures = [pool.submit(nap, 120) for _ in range(2)]
+    futures[0].result()
+"""
+
+
+def test_workers_die_with_their_parent_killed_outright(tmp_path):
+    """SIGKILL runs no clean-up in the parent: its workers, adopted by init, used to train on
+    (and keep their memory) for good."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not os.path.isdir("/proc"):
+        pytest.skip("reads /proc to tell a live process from a zombie")
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHANS)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+    workers = [int(parent.stdout.readline()) for _ in range(2)]
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for init to reap it is gone too
+            return f.read().split(")")[-1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 30
+    while any(map(alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)  # the test's own processes: never left behind
+    assert left == []
+
+
+def test_a_workers_file_error_comes_back_as_itself():
+    """growkit's file errors take (path, problem): unpickled from their message alone they
+    broke the pool instead of giving their one line."""
+    import pickle
+
+    from growkit.checkpoint import CheckpointError
+
+    def broken():
+        raise CheckpointError("runs/x.resume.pt", "it is truncated")
+
+    with pytest.raises(CheckpointError) as info:
+        runs.run_job(broken)
+    back = pickle.loads(pickle.dumps(info.value))
+    assert type(back) is CheckpointError and str(back) == str(info.value) and back.path == info.value.path

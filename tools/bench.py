@@ -300,13 +300,25 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a turn of 0 steps measures nothing, and a rate
+    per step divides by it)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}: e.g. 8") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}: e.g. 8")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/bench.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="auto", help="model sizes: auto (this machine's), "
                         "cpu, gpu, t4 or smoke")
-    parser.add_argument("--rounds", type=int, default=6, help="turns each runner takes")
-    parser.add_argument("--steps", type=int, default=8, help="steps per turn")
+    parser.add_argument("--rounds", type=at_least_one, default=6, help="turns each runner takes")
+    parser.add_argument("--steps", type=at_least_one, default=8, help="steps per turn")
     parser.add_argument("--out", default="runs/bench.json")
     parser.add_argument("--fresh-compile-cache", action="store_true",
                         help="compile into an empty inductor cache (a new machine's compile time)")
