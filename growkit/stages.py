@@ -33,6 +33,9 @@ from typing import Any
 from .gpt import GPTConfig
 from .grow import resolve
 from .grow.width import widened_config
+from .record import Record
+from .runs import Job, RunCache, run_jobs
+from .speedup import speedup
 from .train import TrainConfig, Trainer
 
 
@@ -184,6 +187,39 @@ def train_stages(trainer: Trainer, schedule: Schedule, configs: Sequence[TrainCo
         fit(trainer)
 
 
+def flops_ratio(reference: Record, run: Record) -> float | None:
+    """`run`'s FLOPs speedup over `reference` (e.g. over one-stage G_stack rather than
+    scratch): where it reaches the reference's final loss, the reference's FLOPs to get there
+    over the run's, minus 1; where it does not, the other way round (the run's own final loss,
+    which the reference reaches sooner), as a negative number: 1 / (1 + that speedup) - 1.
+    None when neither reaches the other's final loss."""
+    ahead = speedup(reference, run).flops
+    if ahead is not None:
+        return ahead
+    behind = speedup(run, reference).flops
+    return None if behind is None else 1 / (1 + behind) - 1
+
+
+def train_together(pairs: Sequence[tuple[Any, Sequence[Any]]], workers: int | str | None = None) -> None:
+    """Train several studies' variants at once: `pairs` of (growkit.study.Study, its
+    variants), e.g. the default study's schedules beside a carried-moments study's one-stage
+    run. With more than one worker every run goes to one pool of one-thread processes (a
+    run two studies share, such as scratch, trains once); then each study reads its runs.
+    growkit.study.train_runs does the same for one list of variants."""
+    first = pairs[0][0]
+    count = first.options.processes(workers)
+    if count != 1:
+        jobs: dict[str, Job] = {}
+        for study, variants in pairs:
+            for job in study.jobs(variants):
+                jobs.setdefault(RunCache.key(job.spec), job)
+        run_jobs(RunCache(first.options.cache_dir).untrained(list(jobs.values())), count,
+                 first.options.show_progress())
+    for study, variants in pairs:
+        for variant in variants:
+            study.add(variant)
+
+
 # ---- the schedules and optimizer settings notebook 08 compares (1 -> 4 blocks) -----------------
 # Growing twice: stack the 1-block model to 2 blocks at 5% of the budget (one-stage G_stack's
 # point), then the 2-block model to 4 at 20%; gradual stacking adds the top block at 5, 10 and
@@ -194,8 +230,8 @@ GRADUAL = gradual_stack(1, 4, [0.05, 0.10, 0.20])
 # StudyConfig overrides: AdamW's moments across growth (fresh: the paper's and the course's
 # default) and the re-warmup after growth (the course's 20 steps, or none).
 OPTIMIZER_SETTINGS: dict[str, dict[str, Any]] = {
-    "fresh, re-warmup 20": {},
-    "carried, re-warmup 20": {"fresh_optimizer": False},
+    "fresh, re-warmup": {},
+    "carried, re-warmup": {"fresh_optimizer": False},
     "fresh, no re-warmup": {"warmup_after_growth": 0},
     "carried, no re-warmup": {"fresh_optimizer": False, "warmup_after_growth": 0},
 }

@@ -30,7 +30,8 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 SOURCES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 COURSE = ["00_quick_start", "01_tiny_gpt_and_ledger", "02_depth_growth", "03_width_growth",
-          "04_when_and_how_much", "05_mixture_growth", "06_explorer", "07_grow_a_real_model"]
+          "04_when_and_how_much", "05_mixture_growth", "06_explorer", "07_grow_a_real_model",
+          "08_growing_in_stages"]
 
 # A run spends the budget to within half a step per phase; at smoke sizes a step is up to
 # 1/35 of the budget (the target's 35 steps at 2 tokens/param), two phases at most.
@@ -525,3 +526,28 @@ def test_07_grow_a_real_model(execute):
     assert t4["measured"] is False
     assert [run["params"] for run in t4["runs"]] == [134_515_008, 240_717_888, 169_915_968]
     assert 1 < t4["minutes_training"] < 30
+
+
+def test_08_growing_in_stages(execute):
+    r = execute("08_growing_in_stages").results
+    stages = r["stages"]
+    # Growing once, twice and one block at a time: one growth event per stage, one ledger on
+    # the one budget, and a number (or the reason there is none) for each.
+    assert [s["events"] for s in stages] == [1, 2, 3]
+    for s in stages:
+        assert finite(s["speedup_flops"]) or s["reason"]
+        assert_on_budget(s["flops"], r["budget_flops"])
+    assert stages[0]["vs_one_stage"] == 0.0  # one-stage G_stack against itself
+    assert all(finite(s["vs_one_stage"]) for s in stages[1:])
+    # The optimizer four ways: fresh with the re-warmup is one-stage G_stack's own run; carrying
+    # the moments or dropping the re-warmup each trains another run with other numbers.
+    opt = r["optimizer"]
+    assert list(opt) == ["fresh, re-warmup", "carried, re-warmup", "fresh, no re-warmup", "carried, no re-warmup"]
+    assert opt["fresh, re-warmup"]["val_loss"] == stages[0]["val_loss"] and opt["fresh, re-warmup"]["vs_fresh"] == 0
+    assert len({o["val_loss"] for o in opt.values()}) == 4
+    assert [(o["fresh_optimizer"], o["warmup_after_growth"] == 0) for o in opt.values()] == [
+        (True, False), (False, False), (True, True), (False, True)]
+    # The timing rule: a peak inside the budget, concave, one residual per mean speedup it was fitted to.
+    t = r["timing"]
+    assert 0 < t["coefficient"] < 1 and t["curvature"] < 0 and finite(t["rms"])
+    assert len(t["residuals"]) == sum(len(p["means"]) for p in t["peaks"])

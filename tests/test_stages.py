@@ -11,8 +11,17 @@ import torch
 from growkit import GPT, GPTConfig, TrainConfig, Trainer, load_text
 from growkit.resume import Checkpointing
 from growkit.runs import RunCache
-from growkit.stages import (GRADUAL, TWO_STAGE, Schedule, Stage, fit_timing, gradual_stack,
-                            phase_steps, quadratic_peak, train_stages)
+from growkit.stages import (
+    GRADUAL,
+    TWO_STAGE,
+    Schedule,
+    Stage,
+    fit_timing,
+    gradual_stack,
+    phase_steps,
+    quadratic_peak,
+    train_stages,
+)
 from growkit.study import Study, Variant
 from growkit.train import seeded
 

@@ -1,0 +1,251 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/YOUR_GITHUB_USER/growkit/blob/v0.1.0/notebooks/08_growing_in_stages.ipynb)
+#
+# # Growing in stages, when to grow, and what the optimizer remembers
+#
+# The course so far grows once: train a small model, grow it, train on. The papers this course builds on often grow in **stages** — staged training, **gradual stacking** (MIDAS; the `gradual_stack` of the G_stack code), progressive BERT growth — and the G_stack paper's timing guideline asks, at these sizes, for more tokens than the whole budget (notebook 04). Three questions, answered with this kit's own numbers:
+#
+# 1. Does growing twice (1 → 2 → 4 blocks), or one block at a time (1 → 2 → 3 → 4), beat growing once (1 → 4) on the same FLOPs budget?
+# 2. Does carrying AdamW's moments across growth help or hurt, and does the short re-warmup after growth matter?
+# 3. Is there a rule for *when* to grow that fits the kit's sweeps better than the paper's formula?
+#
+# Everything runs at the `cpu` preset, the honest regime of notebook 00: a 4L×48 target at 40 tokens per parameter, which beats the 1-block model trained alone on the same budget by more than twice the seeds' spread (1.2701 ± 0.0090 vs 1.3186 ± 0.0079 over seeds 0–2). One `Trainer` trains every phase of a staged run, so one ledger counts every FLOP and every growth is an event (a dotted line on the curves); a staged run is cached and resumes at any stage like any other (`growkit.stages`).
+#
+# About 11.2 minutes on 2 CPU cores at the `cpu` preset, cold (estimated in [the README's notebook table](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/README.md#notebooks) from `00`'s measured runs; 8 runs at seed 0, 3 of them the same as `00`'s, so less after it). Three seeds of everything do not fit in that time: this notebook trains seed 0 (`SEEDS`), and the three-seed tables below were measured with `tools/stage_sweep.py`, which trains exactly these runs.
+#
+# Presets: `cpu` (2 CPU cores), `gpu` (one GPU, a wider 8-block target), `t4` (Colab's free T4). `smoke` shrinks everything to seconds for the regression tests; its numbers mean nothing. Finished runs are cached in `RUNS_DIR`, so a notebook run twice (or a later notebook needing the same scratch run) trains nothing again. Words such as *tok/param*, *Δloss@growth* or *1L×48* are defined in the [glossary](https://github.com/YOUR_GITHUB_USER/growkit/blob/v0.1.0/docs/glossary.md).
+
+# %% cellView="form" jupyter={"source_hidden": true}
+# @title Install growkit (Colab only; elsewhere this cell does nothing)
+# Installs growkit 0.1.0, the release this notebook belongs to; in a clone (`make lab`) it is
+# installed already and this cell does nothing. Your fork or an uploaded wheel instead: set GROWKIT
+# to "git+https://github.com/<you>/growkit@v0.1.0"
+# or "/content/growkit-0.1.0-py3-none-any.whl". Written by tools/colab.py.
+import sys
+
+GROWKIT = "git+https://github.com/YOUR_GITHUB_USER/growkit@v0.1.0"  # @param {type:"string"}
+
+if "google.colab" in sys.modules:
+    import importlib.metadata
+    import re
+    import subprocess
+
+    class InstallFailed(Exception):
+        def _render_traceback_(self):  # IPython shows this paragraph, not a traceback
+            return [str(self)]
+
+    try:
+        installed = importlib.metadata.version("growkit")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != "0.1.0":
+        if "YOUR_GITHUB_USER" in GROWKIT:
+            tried = ("nothing: this copy of the course does not name its repository yet (pyproject.toml's "
+                     "[project.urls] Repository is still the placeholder YOUR_GITHUB_USER)")
+        else:
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GROWKIT],
+                                 capture_output=True, text=True)
+            # git's and pip's own error lines, not pip's "This error originates from a subprocess".
+            said = [line.strip() for line in pip.stderr.splitlines()
+                    if re.match(r"\s*(fatal|ERROR|error):", line) and "subprocess-exited" not in line]
+            said = said or [line.strip() for line in pip.stderr.splitlines() if line.strip()][-1:]
+            tried = None if pip.returncode == 0 else f"pip install {GROWKIT}, which failed: {' '.join(said)}"
+        if tried:
+            raise InstallFailed(
+                f"growkit 0.1.0 is not installed, so the notebook stops here. Tried: {tried}. To fix it, "
+                "set GROWKIT at the top of this cell to where your copy of growkit lives and run the cell again: "
+                "your fork on GitHub ('git+https://github.com/<you>/growkit@v0.1.0', after pushing the tag "
+                "v0.1.0), or a wheel built with `python -m build` and uploaded through Colab's Files panel "
+                "('/content/growkit-0.1.0-py3-none-any.whl'). The course's docs/gpu_and_colab.md, "
+                "'Running on Colab', has the details.")
+
+# %% tags=["parameters"]
+# Settings: change one, then run the whole notebook again (Run > Run All Cells).
+PRESET = "auto"  # the size of everything: "auto" picks from your hardware; "cpu" (2 CPU cores), "gpu" (one
+#                  GPU), "t4" (Colab's free GPU); "smoke" shrinks it to seconds (a check that it runs, no results)
+OVERRIDES = {}  # any growkit.study.StudyConfig field, e.g. {"tokens_per_param": 20} for a smaller, quicker budget
+SEEDS = [0]  # seeds trained here; [0, 1, 2] trains the three-seed tables yourself (about three times as long)
+PROGRESS = True  # a progress line while a run trains
+WORKERS = "auto"  # runs trained at once: "auto" is one process per CPU core at one thread each (faster, and the
+#                   same numbers on any CPU; 1 on a GPU); 1 trains them here, one after another, with a progress line
+RUNS_DIR = "runs/course"  # finished runs are kept here and reused by every notebook; None: keep nothing
+RESULTS_DIR = "."  # where this notebook saves its key numbers (results_08.json)
+
+# %%
+from growkit import Study, course, plots
+from growkit.stages import GRADUAL, OPTIMIZER_SETTINGS, TWO_STAGE, flops_ratio, train_together
+from growkit.study import Variant
+
+studies = {seed: Study.from_preset(PRESET, seed=seed, progress=PROGRESS, cache_dir=RUNS_DIR, **OVERRIDES)
+           for seed in SEEDS}
+study = studies[SEEDS[0]]
+course.begin(study.preset, study.describe(WORKERS))
+
+# %% [markdown]
+# ## The schedules
+#
+# A `Schedule` is a list of growth events (`Stage`: the share of the FLOPs budget spent before it, the operator, its direction and factor). Each phase gets the budget's share between two events, so every run below spends the same FLOPs:
+#
+# - **one stage**: G_stack ×4 at 5% of the budget (notebook 00's grown run);
+# - **two stages**: the 1-block model stacked ×2 at 5%, the 2-block model ×2 again at 20%;
+# - **gradual stacking**: the top block copied onto the stack at 5%, 10% and 20% (1 → 2 → 3 → 4 blocks; `gradual_stack(1, 4, points)`; for a block order the operator takes `layers=[...]`).
+#
+# All three train the same 1-block model for the same first 5%; they differ in how the target's depth arrives.
+
+# %%
+for schedule in (TWO_STAGE, GRADUAL):
+    print(f"{schedule.name}:")
+    for stage, before, after in zip(schedule.stages, schedule.models(study.small_of(Variant())),
+                                    schedule.models(study.small_of(Variant()))[1:]):
+        print(f"  at {stage.at:.0%} of the budget: {stage.words}  ({before.n_layer} -> {after.n_layer} blocks)")
+
+ONE_STAGE = Variant("stack", "depth", 4)  # at the preset's grow_fraction, 5%
+staged = [ONE_STAGE, Variant("stack", "depth", 4, schedule=TWO_STAGE), Variant("stack", "depth", 4, schedule=GRADUAL)]
+
+# The optimizer across growth: the same one-stage run with AdamW's moments fresh (the paper's and the
+# course's default) or carried, with the course's 20-step re-warmup or none (growkit.stages.OPTIMIZER_SETTINGS).
+optimizer = {seed: {name: Study.from_preset(PRESET, seed=seed, progress=PROGRESS, cache_dir=RUNS_DIR,
+                                            **{**OVERRIDES, **settings})
+                    for name, settings in OPTIMIZER_SETTINGS.items()} for seed in SEEDS}
+train_together([(studies[s], staged) for s in SEEDS]
+               + [(optimizer[s][name], [ONE_STAGE]) for s in SEEDS for name in OPTIMIZER_SETTINGS], WORKERS)
+
+# %% [markdown]
+# ## One stage, two stages, gradual: on one budget
+#
+# The table has the usual columns (speedup over scratch, tokens per parameter, whether the run beats the 1-block model alone); the line below it adds each schedule's FLOPs speedup over **one-stage G_stack** itself (negative: one-stage G_stack reached this run's final loss with that much less compute). The curves mark every growth event with a dotted line in the run's colour.
+
+# %%
+rows = [study.row(v) for v in staged]
+print(course.words(study.table(rows), study.preset))  # at smoke: marked, and no tuning advice
+one = study.add(ONE_STAGE)
+vs_one = {v.name: flops_ratio(one, study.add(v)) for v in staged}
+for name, r in vs_one.items():
+    print(f"{name}: {'never' if r is None else f'{r:+.1%}'} FLOPs against one-stage G_stack")
+fig = plots.plot_study(study, staged, title="one stage, two stages, gradual: every growth dotted")
+
+# %% [markdown]
+# ## What the optimizer remembers across growth
+#
+# `Trainer.grow(..., fresh_optimizer=False)` carries AdamW's two moments (the running mean of the gradient and of its square) of every parameter **copied whole** from the small model (`growth.sources`). What that means depends on the operator:
+#
+# - **G_stack** copies every block, so every grown block starts with the moments of the block it copies: four blocks with the 1-block model's moments, duplicated.
+# - **G_zero / G_random** keep the small blocks (their moments carry) and add new ones, which start from **zero moments** as in a fresh optimizer: Adam's bias correction makes their first step a full-sized one, while the old blocks continue from their history.
+#
+# The re-warmup (`warmup_after_growth`, 20 steps at this preset) ramps the learning rate up again after growth; it protects a fresh optimizer, whose first steps have no second-moment history. Here the same one-stage run four ways:
+
+# %%
+opt_rows = {name: optimizer[SEEDS[0]][name].row(ONE_STAGE) for name in OPTIMIZER_SETTINGS}
+fresh = optimizer[SEEDS[0]]["fresh, re-warmup"].add(ONE_STAGE)
+opt_vs = {name: flops_ratio(fresh, optimizer[SEEDS[0]][name].add(ONE_STAGE)) for name in OPTIMIZER_SETTINGS}
+for name, r in opt_rows.items():
+    # The first evaluation after growth comes before any step (the same for all four); the next shows the optimizer.
+    settled = [h["val_loss"] for h in optimizer[SEEDS[0]][name].add(ONE_STAGE).history if h["phase"] == 1][1]
+    print(f"{name:<24} val loss {r.val_loss:.4f}  one evaluation after growth {settled:.4f}  "
+          f"speedup over scratch {'never' if r.speedup_flops is None else f'{r.speedup_flops:+.1%}'}  "
+          f"against fresh + re-warmup {'never' if opt_vs[name] is None else f'{opt_vs[name]:+.1%}'}")
+labels = {id(optimizer[SEEDS[0]][name].add(ONE_STAGE)): f"G_stack ×4 @5%, {name}" for name in OPTIMIZER_SETTINGS}
+ax = plots.plot_curves([optimizer[SEEDS[0]][name].add(ONE_STAGE) for name in OPTIMIZER_SETTINGS],
+                       labels=lambda rec: labels[id(rec)])
+ax.set(xlabel="training FLOPs (small model included)", ylabel="validation loss (nats/char)",
+       xlim=(fresh.events[0]["flops"] * 0.8, fresh.total_flops * 1.05), title="after growth, four ways")
+ax.set_ylim(top=opt_rows["fresh, re-warmup"].val_loss_before_growth + 0.1)
+ax.legend(fontsize=8)
+
+# %%
+if len(SEEDS) > 1:  # your own seeds: mean ± std of the final loss and of the speedup over scratch
+    import statistics
+
+    def spread(xs):
+        got = [x for x in xs if x is not None]
+        return "never on some seed" if len(got) < len(xs) else f"{statistics.fmean(got):+.4f} ± {statistics.stdev(got):.4f}"
+
+    for v in staged:
+        runs = [studies[s].row(v) for s in SEEDS]
+        print(f"{v.name:<36} val loss {spread([r.val_loss for r in runs])}, speedup {spread([r.speedup_flops for r in runs])}")
+    for name in OPTIMIZER_SETTINGS:
+        runs = [optimizer[s][name].row(ONE_STAGE) for s in SEEDS]
+        print(f"one stage, {name:<26} val loss {spread([r.val_loss for r in runs])}, "
+              f"speedup {spread([r.speedup_flops for r in runs])}")
+
+# %% [markdown]
+# ## Over three seeds (measured at `cpu`, one thread per run)
+#
+# One seed is one draw. `python tools/stage_sweep.py --seeds 0 1 2 --workers 4 --cache runs/stages` trains these same runs for seeds 0–2 (the numbers are the same as this notebook's: one thread per run). Final validation loss and FLOPs speedup, mean ± std over seeds 0–2:
+#
+# SWEEP_TABLE
+#
+# SWEEP_WORDS
+
+# %% [markdown]
+# ## When to grow: a rule fitted to the kit's own sweeps
+#
+# The paper's guideline, `log10(d) = 0.88·log10(N) + 163.27/log10(C) − 5.74`, was fitted on runs of hundreds of millions to billions of parameters; at this course's sizes it asks for more tokens than the whole budget (notebook 04). The kit has its own sweeps of the growth point: notebook 04's at `cpu-x2` (×2 and ×4, three seeds), the `cpu` target at 80 tokens per parameter (seed 0) and at 40 (this notebook's preset, three seeds, from `tools/stage_sweep.py`). `growkit.stages.fit_timing` fits one rule to all of them:
+#
+# speedup(f) = height + curvature · (log10 f − log10 f\*)², with f\* = coefficient · (T/40)^a · (g/4)^b
+#
+# one curvature for all, one height per sweep, and the peak f\* a power law in the budget T (tokens per target parameter) and the factor g. Few budgets make this a weak fit: read its residuals, and where it is extrapolation, before its exponents.
+
+# %%
+from growkit.stages import KIT_SWEEPS, fit_timing, timing_peaks
+
+rule = fit_timing(KIT_SWEEPS)
+print(f"fitted: f* = {rule.coefficient:.3f} · (T/40)^{rule.exponent_budget:+.2f} · (g/4)^{rule.exponent_factor:+.2f}, "
+      f"curvature {rule.curvature:.3f}; rms residual {rule.rms:.1%} of speedup over {len(rule.residuals)} means")
+for p in timing_peaks(KIT_SWEEPS):
+    seeds = ", ".join("none" if f is None else f"{f:.1%}" for f in p["per_seed"])
+    print(f"{p['setting']:<26} T {p['tokens_per_param']:>4.0f}  g {p['factor']}  rule's f* {rule.predict(p['tokens_per_param'], p['factor']):.1%}; "
+          f"its own quadratic peaks at {p['fraction']:.1%} ({'inside' if p['inside'] else 'OUTSIDE'} the measured fractions; "
+          f"per seed {seeds}); best measured {p['best_measured']:.1%}")
+fig = plots.plot_timing(KIT_SWEEPS, rule, target_params=one.n_params)
+
+# %% [markdown]
+# TIMING_WORDS
+
+# %%
+from growkit.record import write_json
+
+by_name = {r.name: r for r in rows}
+two, gradual = by_name[TWO_STAGE.name], by_name[GRADUAL.name]
+
+
+def said(x):
+    return "never" if x is None else f"{x:+.0%}"
+
+
+verdict = course.words(
+    f"Growing once (G_stack ×4 at 5%) reaches scratch's final loss with {said(rows[0].speedup_flops)} FLOPs; "
+    f"growing twice {said(two.speedup_flops)} ({said(vs_one[TWO_STAGE.name])} against growing once) and gradual "
+    f"stacking {said(gradual.speedup_flops)} ({said(vs_one[GRADUAL.name])}). Carrying AdamW's moments across growth "
+    f"gives {said(opt_vs['carried, re-warmup'])} against a fresh optimizer; without the re-warmup "
+    f"{said(opt_vs['fresh, no re-warmup'])} (fresh) and {said(opt_vs['carried, no re-warmup'])} (carried). The timing "
+    f"rule fitted to the kit's sweeps puts the best growth point at {rule.predict(40, 4):.0%} of the budget here "
+    f"(rms residual {rule.rms:.1%}); the paper's formula asks for more than the whole budget.", study.preset)
+print(verdict)
+results = study.summary()
+results["verdict"] = {"text": verdict}
+results["stages"] = [{**{k: r.to_dict()[k] for k in ("name", "val_loss", "speedup_flops", "reason", "beats_small",
+                                                     "tokens_per_param", "flops")},
+                      "events": len(study.add(v).events), "vs_one_stage": vs_one[v.name]} for r, v in zip(rows, staged)]
+results["optimizer"] = {name: {"val_loss": r.val_loss, "speedup_flops": r.speedup_flops, "vs_fresh": opt_vs[name],
+                               "fresh_optimizer": optimizer[SEEDS[0]][name].cfg.fresh_optimizer,
+                               "warmup_after_growth": optimizer[SEEDS[0]][name].cfg.warmup_after_growth}
+                        for name, r in opt_rows.items()}
+results["timing"] = {"coefficient": rule.coefficient, "exponent_budget": rule.exponent_budget,
+                     "exponent_factor": rule.exponent_factor, "curvature": rule.curvature,
+                     "residuals": rule.residuals, "rms": rule.rms, "peaks": timing_peaks(KIT_SWEEPS)}
+print("wrote", write_json(f"{RESULTS_DIR}/results_08.json", results))
