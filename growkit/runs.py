@@ -141,10 +141,11 @@ class RetrainToRecover(CheckpointError):
 
     def __init__(self, path: Path, problem: str, record: Path, name: str) -> None:
         self.path, self.record = path, record
+        files = f"it and its record {record} (rm {path} {record})" if path.exists() else \
+            f"its record {record} (rm {record})"
         ValueError.__init__(self, f"{path}: cannot load this checkpoint: {problem}. The run {name!r} "
-                            f"is finished, so a re-run would not write it again: delete it and its "
-                            f"record {record} (rm {path} {record}) and re-run to train that run "
-                            "again; the other runs are kept.")
+                            f"is finished, so a re-run would not write it again: delete {files} and "
+                            "re-run to train that run again; the other runs are kept.")
 
 
 class RunCache:

@@ -463,3 +463,16 @@ def test_bench_refuses_steps_below_one(steps, capsys):
         bench.main(["--steps", steps])
     err = capsys.readouterr().err
     assert info.value.code == 2 and f"--steps: must be a whole number >= 1, got {steps}: e.g. 8" in err
+
+
+def test_the_table_in_the_docs_has_a_row_for_every_case():
+    """docs/bad_inputs.md shows what growkit says: each case of this file's tables has a row
+    there holding the phrase this file checks (rerun a case and paste its message to add one)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "bad_inputs.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| ") and not line.startswith(("| input", "| ---"))]
+    missing = [case[0] if isinstance(case[0], str) else case[:2]
+               for table in (CONFIGS, SETTINGS, OTHER, CLI_REFUSALS) for case in table
+               if not any(case[-1] in row for row in rows)]
+    assert missing == []
