@@ -150,7 +150,8 @@ def wait_until_done(page, timeout_s: float) -> None:
     try:
         wait_for_prompts(page, timeout_s)
     except Exception:
-        prompts = page.locator(f"{panel(page)} .jp-CodeCell .jp-InputPrompt").all_text_contents()
+        prompts = page.locator(f"{panel(page)} .jp-CodeCell .jp-InputPrompt:not(.jp-Placeholder-prompt)"
+                               ).all_text_contents()
         page.screenshot(path=str(Path(os.environ.get("GROWKIT_SCREENSHOTS", "/tmp")) / "failed-run.png"),
                         full_page=True)
         raise AssertionError(f"not every cell ran: prompts {prompts}; outputs: {outputs(page)[-3000:]}") from None
@@ -160,7 +161,9 @@ def wait_for_prompts(page, timeout_s: float) -> None:
     page.wait_for_function(
         """() => {
             const id = window.jupyterapp.shell.currentWidget.id;
-            const prompts = [...document.querySelectorAll(`#${id} .jp-CodeCell .jp-InputPrompt`)];
+            // A collapsed cell (the install cell) shows a placeholder prompt without a count.
+            const prompts = [...document.querySelectorAll(
+                `#${id} .jp-CodeCell .jp-InputPrompt:not(.jp-Placeholder-prompt)`)];
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
         }""", timeout=timeout_s * 1000)
 
@@ -217,19 +220,22 @@ def test_notebook_00_and_the_explorer_in_jupyterlab(playwright_api, browser, lab
     assert (folder / "results_00.json").exists()  # results land beside the copy, not in notebooks/
 
     open_and_run_all(page, url, "06_explorer")
-    button = page.locator("button:has-text('train and overlay')")
+    # The first explorer (the section "Your own operator" shows the controls a second time).
+    explorer = page.locator(".growkit-explorer").first
+    button = explorer.locator("button:has-text('train and overlay')")
     button.wait_for(timeout=120_000)
-    readout = page.locator(".widget-html-content:has-text('From the cache')")
+    readout = explorer.locator(".widget-html-content:has-text('From the cache')")
     readout.wait_for()  # 00's scratch and stack↑×4 are shown at once, nothing trained
     assert "stack↑×4" in readout.inner_text()
-    wait_until_done(page, 60)
-    plot = page.locator(".growkit-explorer img").first
+    wait_until_done(page, 120)
+    assert "G_noisy" in page.locator(".growkit-explorer").last.locator("select").first.inner_text()
+    plot = explorer.locator("img")
     assert coloured_pixels(page, plot) > 1000, "the explorer's first plot is blank"
-    assert not page.locator(".growkit-rerun").is_visible()  # the restart line: only once the kernel is gone
+    assert not explorer.locator(".growkit-rerun").is_visible()  # the restart line: only once the kernel is gone
 
     # Ten presses in a row, each image checked: the first trains zero↑×4, the others redraw.
     expect = playwright_api.expect
-    operator = page.locator(".growkit-explorer .widget-dropdown select").first
+    operator = explorer.locator(".widget-dropdown select").first
     for press in range(10):
         operator.select_option(label=("G_zero", "G_stack")[press % 2])
         button.click()
@@ -241,12 +247,12 @@ def test_notebook_00_and_the_explorer_in_jupyterlab(playwright_api, browser, lab
         plot.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / f"lab-06-press{press + 1:02d}.png"))
         assert count > 1000, f"press {press + 1}: a blank plot ({count} coloured pixels)"
-    assert "zero↑×4" in page.locator(".growkit-explorer .widget-html-content pre").inner_text()
+    assert "zero↑×4" in explorer.locator(".widget-html-content pre").inner_text()
     assert_clean(page)
 
     # A kernel restart leaves the controls without a kernel: one line says to run the cell again.
     page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
-    rerun = page.locator(".growkit-rerun")
+    rerun = explorer.locator(".growkit-rerun")
     rerun.wait_for(state="visible", timeout=60_000)
     assert "run this cell again" in rerun.inner_text()
     rerun.scroll_into_view_if_needed()
