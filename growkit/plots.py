@@ -8,7 +8,7 @@ Figures read records and rows; no experiment module imports this one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,21 +259,24 @@ def plot_guideline(points: list[dict[str, Any]], tokens_per_param: float = 80.0,
     return ax.figure
 
 
-def plot_timing(sweeps: list[dict[str, Any]], rule: TimingRule, target_params: float):
+def plot_timing(sweeps: list[dict[str, Any]], rule: TimingRule, paper: Callable[[float, float], float],
+                paper_label: str = "paper's formula"):
     """When to grow, measured and fitted (growkit.stages.fit_timing). Left: each sweep's mean
     speedup over scratch (bars: the seeds' spread) against the growth fraction, with the
     fitted rule's curve and its peak. Right: where the peak lies against the budget (tokens
     per target parameter) for each factor: the rule solid where sweeps of that factor were
-    measured and dashed beyond them, each sweep's fitted peak, and the paper's formula for a
-    target of `target_params` (it asks for more than the whole budget, above the line at 1)."""
+    measured and dashed beyond them, each sweep's fitted peak, and the paper's formula,
+    `paper(tokens_per_param, factor)` as a share of the budget (growkit.stages.paper_fraction;
+    above the line at 1 it asks for more than the whole budget)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     factors = sorted({s["factor"] for s in sweeps})
     for i, s in enumerate(sweeps):
         color = f"C{i}"
         rows = [(f, v) for f, v in sorted(s["speedups"].items()) if all(x is not None for x in v)]
         fs = np.array([f for f, _ in rows])
-        left.errorbar(fs, [np.mean(v) for _, v in rows], yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for _, v in rows],
-                      fmt="o", color=color, capsize=3, label=f"{s['setting']} ({len(rows[0][1])} seed(s))")
+        spread = [np.std(v, ddof=1) if len(v) > 1 else 0 for _, v in rows]
+        left.errorbar(fs, [np.mean(v) for _, v in rows], yerr=spread, fmt="o", color=color, capsize=3,
+                      label=f"{s['setting']} ({len(rows[0][1])} seed(s))")
         top = rule.predict(s["tokens_per_param"], s["factor"])
         grid = np.logspace(np.log10(min(fs.min(), top) / 1.5), np.log10(fs.max() * 1.2), 100)
         left.plot(grid, rule.heights[i] + rule.curvature * (np.log10(grid) - np.log10(top)) ** 2, color=color)
@@ -288,10 +291,11 @@ def plot_timing(sweeps: list[dict[str, Any]], rule: TimingRule, target_params: f
     for g in factors:
         measured = [s["tokens_per_param"] for s in sweeps if s["factor"] == g]
         inside = (budgets >= min(measured)) & (budgets <= max(measured))
-        line, = right.plot(budgets[inside], [rule.predict(t, g) for t in budgets[inside]], label=f"fitted rule, g = {g:g}")
+        line, = right.plot(budgets[inside], [rule.predict(t, g) for t in budgets[inside]],
+                           label=f"fitted rule, g = {g:g}")
         right.plot(budgets, [rule.predict(t, g) for t in budgets], color=line.get_color(), linestyle="--", alpha=0.6)
-        right.plot(budgets, [guideline_fraction(target_params, 6 * target_params ** 2 * t, g) for t in budgets],
-                   color=line.get_color(), linestyle="-.", label=f"paper's formula, g = {g:g}, N = {target_params:,.0f}")
+        right.plot(budgets, [paper(t, g) for t in budgets], color=line.get_color(), linestyle="-.",
+                   label=f"{paper_label}, g = {g:g}")
         for s in sweeps:
             if s["factor"] == g:
                 right.plot(s["tokens_per_param"], rule.predict(s["tokens_per_param"], g), "o", color=line.get_color())

@@ -348,6 +348,23 @@ def fit_timing(sweeps: Sequence[dict[str, Any]]) -> TimingRule:
     return TimingRule(float(10**a), float(b), float(c), k, heights, [float(r) for r in y - fitted])
 
 
+def paper_fraction(target: GPTConfig, tokens_per_param: float, factor: int) -> float:
+    """The paper's timing guideline (growkit.speedup.guideline_tokens: tokens d for the small
+    model) as a share of the budget, for `target` at `tokens_per_param` grown `factor`-fold in
+    depth, with the models' exact FLOPs per token (as notebook 04 computes it); above 1 it asks
+    for more than the whole budget."""
+    import torch
+
+    from .gpt import GPT
+    from .speedup import guideline_tokens
+
+    with torch.device("meta"):  # sizes only: nothing allocated
+        big = GPT(target)
+        small = GPT(dataclasses.replace(target, n_layer=max(1, target.n_layer // int(factor))))
+    budget = tokens_per_param * big.n_params() * big.flops_per_token(target.block_size)
+    return guideline_tokens(big.n_params(), budget) * small.flops_per_token(target.block_size) / budget
+
+
 # FLOPs speedups of one-stage G_stack over scratch, per seed (None: scratch's final loss never
 # reached), from the kit's own sweeps (docs/results.md has each command): notebook 04 at `cpu-x2`
 # (4L×32 target, 160 tokens per target parameter) over seeds 0-2; the `cpu` preset's target

@@ -201,7 +201,7 @@ if len(SEEDS) > 1:  # your own seeds: mean ± std of the final loss and of the s
 # one curvature for all, one height per sweep, and the peak f\* a power law in the budget T (tokens per target parameter) and the factor g. Few budgets make this a weak fit: read its residuals, and where it is extrapolation, before its exponents.
 
 # %%
-from growkit.stages import KIT_SWEEPS, fit_timing, timing_peaks
+from growkit.stages import KIT_SWEEPS, fit_timing, paper_fraction, timing_peaks
 
 rule = fit_timing(KIT_SWEEPS)
 print(f"fitted: f* = {rule.coefficient:.3f} · (T/40)^{rule.exponent_budget:+.2f} · (g/4)^{rule.exponent_factor:+.2f}, "
@@ -211,7 +211,8 @@ for p in timing_peaks(KIT_SWEEPS):
     print(f"{p['setting']:<26} T {p['tokens_per_param']:>4.0f}  g {p['factor']}  rule's f* {rule.predict(p['tokens_per_param'], p['factor']):.1%}; "
           f"its own quadratic peaks at {p['fraction']:.1%} ({'inside' if p['inside'] else 'OUTSIDE'} the measured fractions; "
           f"per seed {seeds}); best measured {p['best_measured']:.1%}")
-fig = plots.plot_timing(KIT_SWEEPS, rule, target_params=one.n_params)
+fig = plots.plot_timing(KIT_SWEEPS, rule, lambda t, g: paper_fraction(study.target, t, g),
+                        f"paper's formula at {study.target.n_layer}L×{study.target.n_embd}")
 
 # %% [markdown]
 # TIMING_WORDS
