@@ -42,7 +42,6 @@ from .grow import Operator, resolve
 from .grow.depth import layer_order
 from .grow.width import narrowed_config
 from .limits import check_gpt_study, flagged
-from .progress import counter
 from .record import Record, json_safe
 from .runs import Job, RunCache, RunOptions, run_jobs, run_spec
 from .settings import at_least, check_types, positive, within
@@ -802,15 +801,16 @@ def train_runs(studies: list[Study], variants: list[Variant], workers: int | str
     """Train the runs `variants` need for every study (one per seed, sharing one folder):
     with `workers` > 1 (None: the first study's options) in that many one-thread processes
     (growkit.runs.run_jobs; runs already in the folder are not handed out), then read here;
-    else here, one progress line over the runs per study."""
+    else here, each run with its own progress line (the Trainer's: run, step, loss, time left).
+    No line counting the runs around it: two live lines need the cursor moved up a line,
+    which JupyterLab's output does not do, so every update piled up as a new line."""
     options = studies[0].options
     count = options.processes(workers)
-    on = options.show_progress()
     if count != 1:
         jobs = [job for study in studies for job in study.jobs(variants)]
-        run_jobs(RunCache(options.cache_dir).untrained(jobs), count, on)
+        run_jobs(RunCache(options.cache_dir).untrained(jobs), count, options.show_progress())
     for study in studies:
-        for v in counter(variants, "runs", on):  # stdout, as the Trainer's line
+        for v in variants:
             study.add(v)
 
 

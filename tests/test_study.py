@@ -170,11 +170,11 @@ def test_explorer_headless_and_through_its_widget():
     row = explorer.run("zero", "width", 2)
     assert row.max_abs_logits < 1e-4 and "zero→×2" in explorer.table()
     ui = explorer.widget()  # builds without a person (and never blocks)
-    (op, dim), (factor, when), (go, _clear) = (box.children for box in ui.children[:3])
+    (op, dim), (factor, when), (go, _clear) = (box.children for box in ui.children[1:4])  # [0]: restart line
     assert ("G_stack", "direct") in op.options  # labels from the registry
     op.value, dim.value = "direct", "depth"
     assert list(factor.options) == [2, 4]
     factor.value, when.value = 4, 0.5
     go.click()  # what a person's click runs: train, overlay, readout
     assert [v.name for v in explorer.shown] == ["zero→×2", "stack↑×4 @50%"]
-    assert "stack↑×4 @50%" in ui.children[4].value
+    assert "stack↑×4 @50%" in ui.children[-1].value
