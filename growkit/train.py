@@ -459,8 +459,8 @@ class Trainer:
         kept = ""
         if self.out_dir is not None:
             finite = [p.name for p in sorted(self.out_dir.glob(f"{self.stem}.*.pt"))]
-            kept = f" in {self.out_dir}" + (f"; the last finite checkpoints: {', '.join(finite)}"
-                                           if finite else "")
+            kept = f" in {self.out_dir / (self.stem + '.json')}" + (
+                f"; the last finite checkpoints: {', '.join(finite)}" if finite else "")
         return (f"{self.record.name}: loss became {values[bad]} at step {first + bad} (lr={lr:.2e}; "
                 f"losses are checked every {self.runtime.nan_check_every} steps): lower the "
                 f"learning rate or raise warmup. The record so far is kept{kept}.")
