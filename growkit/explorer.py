@@ -175,10 +175,12 @@ class Explorer:
     def widget(self):
         """The controls, the live plot and the readout (ipywidgets; needs a live kernel).
 
-        The plot is an Image widget holding PNG bytes rendered here, off pyplot: not a figure
-        displayed into an Output widget, whose capture follows the message a click came in
-        on and whose clear_output(wait=True) races the training's own output (there, in one
-        press of two, the saved image was blank but for a clipped title)."""
+        The plot is an Image widget holding PNG bytes rendered here, off pyplot, set as one
+        value: not a pyplot figure displayed into an Output widget, whose capture follows the
+        message a click came in on, whose clear_output(wait=True) is answered by whatever
+        output comes next (the training's progress lines share that message), and which the
+        inline backend and ipykernel 7 also handle. Drawn that way a student saw, in one
+        press of two, a saved image blank but for a clipped title."""
         import ipywidgets as w
 
         cfg = self.study.cfg
