@@ -9,6 +9,8 @@ line, not tqdm's widget: a saved notebook keeps plain text where the line was, n
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -36,7 +38,7 @@ def progress_bar(total: int, desc: str, enabled: bool | None, done: int = 0) -> 
                 dynamic_ncols=True, file=sys.stdout, bar_format=FORMAT)
 
 
-def counter(items: list, desc: str, enabled: bool) -> tqdm:
+def counter(items: Iterable[Any], desc: str, enabled: bool, total: int | None = None) -> tqdm:
     """A live line counting finished runs (of a study, or of parallel workers)."""
-    return tqdm(items, desc=desc, disable=not enabled, leave=False, file=sys.stdout,
+    return tqdm(items, desc=desc, total=total, disable=not enabled, leave=False, file=sys.stdout,
                 dynamic_ncols=True, bar_format="{desc}: {n_fmt}/{total_fmt} done [{elapsed}<{remaining}]")

@@ -46,6 +46,7 @@ import torch
 from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint
 from .device import auto_device
+from .progress import counter
 from .record import Record, RecordError, atomic_write_text, json_safe
 from .resume import RESUME_VERSION, Checkpointing, ProgramChanged
 from .settings import SettingError, at_least, check_types, positive, require
@@ -420,13 +421,12 @@ def run_jobs(jobs: list[Job], workers: int, progress: bool = False) -> None:
     check_workers(workers)
     if not jobs:
         return
-    from tqdm import tqdm  # a text line, as train.progress_bar's
-
     processes = min(workers, len(jobs))
     with one_thread_pool(processes) as pool:
         futures = [pool.submit(run_job, job.train, *job.args) for job in jobs]
-        done = tqdm(as_completed(futures), total=len(futures), disable=not progress,
-                    desc=f"runs ({processes} processes, 1 thread each)")
+        # On stdout, as the Trainer's line: JupyterLab shows stderr as an error box.
+        done = counter(as_completed(futures), f"runs ({processes} processes, 1 thread each)",
+                       progress, total=len(futures))
         try:
             for f in done:
                 f.result()
