@@ -369,7 +369,7 @@ def paper_fraction(target: GPTConfig, tokens_per_param: float, factor: int) -> f
 # reached), from the kit's own sweeps (docs/results.md has each command): notebook 04 at `cpu-x2`
 # (4L×32 target, 160 tokens per target parameter) over seeds 0-2; the `cpu` preset's target
 # (4L×48) at 80 tokens per parameter, seed 0 only; and the `cpu` preset itself (40 tokens per
-# parameter) over seeds 0-2, tools/stage_sweep.py's timing part (filled in from its summary).
+# parameter), seed 0, from tools/stage_sweep.py's timing part.
 KIT_SWEEPS: list[dict[str, Any]] = [
     {"setting": "cpu-x2 ×2", "target": "4L×32", "tokens_per_param": 160.0, "factor": 2, "speedups": {
         0.05: [0.217, 0.268, 0.227], 0.1: [0.206, 0.309, 0.226], 0.25: [0.149, 0.222, 0.176],
@@ -379,6 +379,8 @@ KIT_SWEEPS: list[dict[str, Any]] = [
         0.5: [None, None, None]}},
     {"setting": "cpu at 80 tok/param ×4", "target": "4L×48", "tokens_per_param": 80.0, "factor": 4,
      "speedups": {0.05: [0.209], 0.1: [0.183], 0.2: [0.138]}},
+    {"setting": "cpu ×4", "target": "4L×48", "tokens_per_param": 40.0, "factor": 4,
+     "speedups": {0.025: [0.289], 0.05: [0.368], 0.1: [0.345], 0.2: [0.241]}},
 ]
 
 
