@@ -68,8 +68,11 @@ def gpt_activation_bytes(cfg: GPTConfig, batch_size: int) -> float:
 def memory_limit() -> tuple[float, str]:
     """(bytes, in words) of the memory runs here train in: the GPU's, or this machine's RAM."""
     if auto_device().type == "cuda":
-        props = torch.cuda.get_device_properties(0)
-        return float(props.total_memory), f"the {props.name}'s {props.total_memory / GIB:.0f} GiB"
+        try:
+            props = torch.cuda.get_device_properties(0)
+            return float(props.total_memory), f"the {props.name}'s {props.total_memory / GIB:.0f} GiB"
+        except (AssertionError, RuntimeError):  # a GPU that cannot be queried: the RAM decides
+            pass
     try:
         ram = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
