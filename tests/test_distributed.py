@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from growkit import Record, distributed
-from growkit.settings import SettingError
 from growkit.runs import RunCache
+from growkit.settings import SettingError
 
 ROOT = Path(__file__).resolve().parents[1]
 

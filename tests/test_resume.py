@@ -234,7 +234,6 @@ def test_an_interrupted_mixture_run_resumes_exactly(tmp_path, monkeypatch, capsy
     the run continues there and ends with the same record and test accuracy."""
     from growkit import mixture_study
     from growkit.images import ImageDataset, load_images
-
     from growkit.runs import RunOptions
 
     cfg, options = mixture_study.preset("smoke"), RunOptions(checkpoint_every=7, progress=False)
