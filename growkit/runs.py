@@ -46,11 +46,11 @@ import torch
 from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint
 from .device import auto_device
-from .progress import counter
+from .progress import counter, interactive
 from .record import Record, RecordError, atomic_write_text, json_safe
 from .resume import RESUME_VERSION, Checkpointing, ProgramChanged
 from .settings import SettingError, at_least, check_types, positive, require
-from .train import Diverged, Trainer, interactive
+from .train import Diverged, Trainer
 
 # ---- how to run ---------------------------------------------------------------------------------
 

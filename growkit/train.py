@@ -53,7 +53,7 @@ from .engine import Engine
 from .grow import Operator, grow_with_sources, measure_preservation, resolve
 from .grow.freeze import train_only
 from .images import ImageDataset
-from .progress import interactive, progress_bar  # noqa: F401 (interactive: the studies')
+from .progress import progress_bar
 from .record import Record, json_safe
 from .resume import Checkpointing, Replay, resume_from, save_state
 from .settings import SettingError, at_least, check_types, positive, within
