@@ -237,6 +237,15 @@ OPTIMIZER_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+def optimizer_settings(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The OPTIMIZER_SETTINGS named in `names`, in that order (notebook 08's OPTIMIZER_RUNS)."""
+    unknown = [name for name in names if name not in OPTIMIZER_SETTINGS]
+    if unknown or not names:
+        raise ValueError(f"OPTIMIZER_RUNS = {list(names)!r}: {unknown or 'empty'}; choose from "
+                         f"{list(OPTIMIZER_SETTINGS)}, e.g. OPTIMIZER_RUNS = {list(OPTIMIZER_SETTINGS)!r}.")
+    return {name: OPTIMIZER_SETTINGS[name] for name in names}
+
+
 # ---- when to grow: a rule fitted to the kit's own sweeps -----------------------------------------
 
 

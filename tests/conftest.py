@@ -28,3 +28,9 @@ def tiny_config(corpus) -> GPTConfig:
 def tiny_gpt(tiny_config) -> GPT:
     torch.manual_seed(0)
     return GPT(tiny_config)
+
+
+@pytest.fixture
+def x(corpus) -> torch.Tensor:
+    """A validation batch of 4 sequences of 16 tokens, the same every time."""
+    return corpus.batch("val", 4, 16, torch.Generator().manual_seed(1))[0]

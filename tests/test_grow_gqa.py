@@ -3,30 +3,16 @@ width keeps n_head / n_kv_head, preservation exact where an operator claims it."
 
 import pytest
 import torch
-from helpers import logits
+from helpers import logits, perturbed_gqa_gpt
 
 from growkit import GPT, GPTConfig, grow
 from growkit.grow import grow_with_sources, resolve
 from growkit.grow.width import narrowed_config, widened_config
 
-# 6 query heads in 2 groups of 3 (the 9 / 3 of a 135M Llama, scaled down).
-GQA = dict(block_size=16, n_layer=2, n_head=6, n_embd=48, n_kv_head=2)
-
 
 @pytest.fixture(params=[False, True], ids=["untied", "tied"])
 def small(request, corpus) -> GPT:
-    """A GQA GPT with every weight perturbed (norm gains no longer ones)."""
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, tie_weights=request.param, **GQA))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model
-
-
-@pytest.fixture
-def x(corpus):
-    return corpus.batch("val", 4, 16, torch.Generator().manual_seed(1))[0]
+    return perturbed_gqa_gpt(corpus.vocab_size, tie_weights=request.param)
 
 
 def options(op: str, corpus) -> dict:

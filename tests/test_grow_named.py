@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from helpers import logits
+from helpers import logits, perturbed_gqa_gpt
 
-from growkit import GPT, GPTConfig, grow
+from growkit import GPT, grow
 from growkit.grow import grow_with_sources
 from growkit.grow.freeze import train_only
 from growkit.grow.named import LLAMA_PRO, SOLAR, llama_pro, solar, solar_layers
@@ -12,19 +12,7 @@ from growkit.grow.named import LLAMA_PRO, SOLAR, llama_pro, solar, solar_layers
 
 @pytest.fixture
 def gpt4(corpus) -> GPT:
-    """A 4-block GQA GPT with every weight perturbed, so blocks differ and gains are not ones."""
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=4, n_head=6,
-                          n_embd=48, n_kv_head=2))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return model
-
-
-@pytest.fixture
-def x(corpus):
-    return corpus.batch("val", 4, 16, torch.Generator().manual_seed(1))[0]
+    return perturbed_gqa_gpt(corpus.vocab_size, n_layer=4)
 
 
 @pytest.mark.parametrize("every,new", [(2, [2, 5]), (1, [1, 3, 5, 7]), (4, [4])])

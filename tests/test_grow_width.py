@@ -21,11 +21,6 @@ def assert_wider(small: GPT, big: GPT, factor: float) -> None:
     assert big.tok_emb.weight.shape == (b.vocab_size, b.n_embd)
 
 
-@pytest.fixture
-def x(corpus):
-    return corpus.batch("val", 4, 16, torch.Generator().manual_seed(1))[0]
-
-
 @pytest.fixture(params=[False, True], ids=["untied", "tied"])
 def small(request, tiny_config) -> GPT:
     """The tiny GPT, trained a few steps so that its norm gains are no longer all ones."""

@@ -539,14 +539,16 @@ def test_08_growing_in_stages(execute):
         assert_on_budget(s["flops"], r["budget_flops"])
     assert stages[0]["vs_one_stage"] == 0.0  # one-stage G_stack against itself
     assert all(finite(s["vs_one_stage"]) for s in stages[1:])
-    # The optimizer four ways: fresh with the re-warmup is one-stage G_stack's own run; carrying
-    # the moments or dropping the re-warmup each trains another run with other numbers.
+    # The optimizer by default two ways (OPTIMIZER_RUNS): fresh with the re-warmup is one-stage
+    # G_stack's own run; carrying the moments trains another run with another number, and the
+    # verdict gives it against fresh.
     opt = r["optimizer"]
-    assert list(opt) == ["fresh, re-warmup", "carried, re-warmup", "fresh, no re-warmup", "carried, no re-warmup"]
+    assert list(opt) == ["fresh, re-warmup", "carried, re-warmup"]
     assert opt["fresh, re-warmup"]["val_loss"] == stages[0]["val_loss"] and opt["fresh, re-warmup"]["vs_fresh"] == 0
-    assert len({o["val_loss"] for o in opt.values()}) == 4
-    assert [(o["fresh_optimizer"], o["warmup_after_growth"] == 0) for o in opt.values()] == [
-        (True, False), (False, False), (True, True), (False, True)]
+    assert opt["carried, re-warmup"]["val_loss"] != stages[0]["val_loss"]
+    settings = [(o["fresh_optimizer"], o["warmup_after_growth"] == 0) for o in opt.values()]
+    assert settings == [(True, False), (False, False)]
+    assert "carried, re-warmup" in r["verdict"]["text"]
     # The timing rule: a peak inside the budget, concave, one residual per mean speedup it was fitted to.
     t = r["timing"]
     assert 0 < t["coefficient"] < 1 and t["curvature"] < 0 and finite(t["rms"])

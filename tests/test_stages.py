@@ -2,6 +2,7 @@
 Study on one budget and one ledger, its cache key, exact resume at any stage, what the
 optimizer carries across growth, and the fitted timing rule."""
 
+import ast
 import dataclasses
 import math
 
@@ -13,11 +14,13 @@ from growkit.resume import Checkpointing
 from growkit.runs import RunCache
 from growkit.stages import (
     GRADUAL,
+    OPTIMIZER_SETTINGS,
     TWO_STAGE,
     Schedule,
     Stage,
     fit_timing,
     gradual_stack,
+    optimizer_settings,
     phase_steps,
     quadratic_peak,
     train_stages,
@@ -168,3 +171,13 @@ def test_the_timing_fit_finds_a_known_peak_and_says_how_far_it_misses():
     assert rule.exponent_factor == pytest.approx(-1, abs=0.01)
     assert rule.predict(40, 4) == pytest.approx(0.05, rel=0.01) and rule.curvature == pytest.approx(-0.3, rel=0.01)
     assert len(rule.residuals) == 16 and rule.rms < 1e-3
+
+
+def test_optimizer_runs_are_picked_by_name_and_a_typo_names_the_choices():
+    picked = optimizer_settings(["carried, re-warmup", "fresh, re-warmup"])
+    assert list(picked) == ["carried, re-warmup", "fresh, re-warmup"]
+    assert picked["carried, re-warmup"] == {"fresh_optimizer": False}
+    with pytest.raises(ValueError, match="'carried'.*choose from") as err:
+        optimizer_settings(["carried"])
+    fix = str(err.value).split("e.g. OPTIMIZER_RUNS = ")[1].rstrip(".")
+    assert list(optimizer_settings(ast.literal_eval(fix))) == list(OPTIMIZER_SETTINGS)

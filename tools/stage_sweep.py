@@ -15,7 +15,9 @@ same FLOPs, one thread per run:
 
 Runs are cached in --cache (growkit.runs.RunCache: an interrupted sweep resumes, notebook 08
 pointed at the folder reads them); jobs are handed out seed by seed in the order of --parts,
-so the first seed's comparisons finish first. The summary (per comparison and seed: final
+so the first seed's comparisons finish first; `--only TEXT...` keeps the comparisons whose
+names contain one of the texts (scratch and one-stage G_stack are trained for them too: every
+speedup needs them). The summary (per comparison and seed: final
 validation loss, FLOPs speedup over scratch and over one-stage G_stack, and mean ± std)
 goes to <cache>/stage_sweep.json and <cache>/stage_sweep.txt.
 """
@@ -77,13 +79,16 @@ def study_for(seed: int, overrides: dict[str, Any], cache: Path, name: str = "cp
     return Study(preset(name, **overrides), seed, preset=name, options=options, readonly=readonly)
 
 
-def train(chosen: list[Comparison], seeds: list[int], cache: Path, workers: int, name: str) -> None:
+def train(chosen: list[Comparison], seeds: list[int], cache: Path, workers: int, name: str,
+          alone: bool = True) -> None:
     """Every run the comparisons need, in `workers` one-thread processes: by tier (what the
     notebook's table needs first), then seed by seed."""
     jobs, seen = [], set()
     order = [(seed, c) for tier in sorted({c.tier for c in chosen}) for seed in seeds for c in chosen
              if c.tier == tier]
-    for seed, c in order:
+    # One-stage G_stack first at each seed: every line's "vs one-stage G_stack" needs it.
+    base = [(seed, Comparison("one-stage", "stages", ONE_STAGE, {})) for seed in seeds]
+    for seed, c in base + order:
         for job in study_for(seed, c.overrides, cache, name).jobs([c.variant]):
             key = RunCache.key(job.spec)
             if key not in seen:
@@ -92,6 +97,8 @@ def train(chosen: list[Comparison], seeds: list[int], cache: Path, workers: int,
     # The small model alone of a later seed last: the honest reference is measured on seed 0
     # here and over seeds 0-2 in docs/results.md (the same runs), the comparisons need the rest.
     jobs.sort(key=lambda job: job.name.endswith(" alone") and job.spec["seed"] != seeds[0])
+    if not alone:  # no speedup needs it; its loss is then left blank in the summary
+        jobs = [job for job in jobs if not job.name.endswith(" alone")]
     todo = RunCache(cache).untrained(jobs)
     print(f"{len(todo)} of {len(jobs)} runs to train, {workers} at a time", flush=True)
     run_jobs(todo, workers, progress=True)
@@ -185,12 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path("runs/stages"))
     ap.add_argument("--preset", default="cpu", help="cpu (the measurement); smoke to check the tool runs")
+    ap.add_argument("--only", nargs="+", default=None, metavar="TEXT",
+                    help="only the comparisons whose names contain one of these, e.g. 'carried, no' '@20'")
+    ap.add_argument("--no-alone", action="store_true", help="train no small model alone (no speedup needs it)")
     ap.add_argument("--summary-only", action="store_true", help="train nothing; summarise what is there")
     args = ap.parse_args(argv)
-    chosen = comparisons(tuple(args.parts))
+    chosen = [c for c in comparisons(tuple(args.parts))
+              if args.only is None or any(text in c.name for text in args.only)]
+    if not chosen:
+        ap.error(f"--only {args.only} matches no comparison: names are "
+                 + "; ".join(c.name for c in comparisons(tuple(args.parts))))
     started = time.perf_counter()
     if not args.summary_only:
-        train(chosen, args.seeds, args.cache, args.workers, args.preset)
+        train(chosen, args.seeds, args.cache, args.workers, args.preset, not args.no_alone)
     summary = summarise(chosen, args.seeds, args.cache, args.preset)
     summary["wall_s"] = time.perf_counter() - started
     write_json(args.cache / "stage_sweep.json", summary)
