@@ -44,8 +44,12 @@ lab: $(STAMP)
 	@$(if $(ROOT_FLAG),echo "Running as root: starting Jupyter with --allow-root (fine in a container; avoid it on a shared machine).")
 	cd $(LAB) && JUPYTERLAB_SETTINGS_DIR=$(abspath $(LAB))/.settings $(abspath $(VENV))/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
+# One test process per CPU core (pytest-xdist), each test file whole in one process: a file's
+# session fixtures (the notebooks' shared run cache, the built handout, the wheel) are built once.
+# TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # growkit's Trainer beside a plain PyTorch loop, eager and compiled, on the course's model sizes
 # (tokens/s, ratios, GFLOP/s against this machine's measured matmul peak) -> runs/bench.json.
