@@ -181,3 +181,23 @@ def test_optimizer_runs_are_picked_by_name_and_a_typo_names_the_choices():
         optimizer_settings(["carried"])
     fix = str(err.value).split("e.g. OPTIMIZER_RUNS = ")[1].rstrip(".")
     assert list(optimizer_settings(ast.literal_eval(fix))) == list(OPTIMIZER_SETTINGS)
+
+
+def test_the_sweep_tool_trains_only_the_chosen_lines_with_their_references(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import stage_sweep
+
+    assert stage_sweep.main(["--preset", "smoke", "--seeds", "0", "--only", "@20", "--no-alone",
+                             "--workers", "1", "--cache", str(tmp_path)]) == 0
+    lines = (tmp_path / "stage_sweep.md").read_text().splitlines()[2:]
+    assert [line.split(" | ")[0] for line in lines] == ["| G_stack ×4 @20.0%"]  # scratch and one-stage trained too
+    import json
+
+    names = [json.loads(f.read_text())["name"] for f in tmp_path.glob("*.json") if f.stem != "stage_sweep"]
+    assert len(names) == 3 and not any(name.endswith(" alone") for name in names)  # scratch, 5% and 20%
+    with pytest.raises(SystemExit):  # a text that matches nothing names the choices
+        stage_sweep.main(["--only", "nothing like it", "--cache", str(tmp_path)])
+    assert "one-stage G_stack ×4 @5%" in capsys.readouterr().err
