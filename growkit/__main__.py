@@ -160,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     started = not distributed.initialized() and distributed.init_from_env()
     if not distributed.is_main():
         args.progress = False
+    finished = False
     try:
-        return cmd(args)
+        code = cmd(args)
+        finished = True
+        return code
     except EXPECTED as e:
         if args.debug:
             raise
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                          "to continue (finished runs are kept, a run in progress resumes).\n")
     finally:
         if started:
-            distributed.shutdown()
+            distributed.shutdown(finished)
 
 
 if __name__ == "__main__":

@@ -220,7 +220,14 @@ def barrier() -> None:
             dist.barrier()
 
 
-def shutdown() -> None:
-    """Leave the process group (end of a torchrun command)."""
+def shutdown(finished: bool = True) -> None:
+    """Leave the process group (end of a torchrun command). `finished=False` after an error
+    that may have stopped this rank alone: leave without waiting for the others."""
     if initialized():
+        if finished:
+            # Every rank's last collective done first (the barrier waits without the GIL):
+            # otherwise a gloo worker thread could still be freeing its tensors, needing the
+            # GIL, while this process's exit frees the group and joins that thread holding
+            # it, a deadlock that hung about one stopped torchrun worker in ten at exit.
+            barrier()
         dist.destroy_process_group()
