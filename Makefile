@@ -44,13 +44,14 @@ lab: $(STAMP)
 	@$(if $(ROOT_FLAG),echo "Running as root: starting Jupyter with --allow-root (fine in a container; avoid it on a shared machine).")
 	cd $(LAB) && JUPYTERLAB_SETTINGS_DIR=$(abspath $(LAB))/.settings $(abspath $(VENV))/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
-# TEST_WORKERS=auto (or a number) runs the test files in that many processes (pytest-xdist, each
-# file whole in one process, so its session fixtures are built once). Off by default: on 2 cores
-# it was slower (673 s of pytest against 575 s in one process), since many tests start worker
-# processes, kernels or torchrun of their own that already fill the cores.
-TEST_WORKERS ?= 0
+# The test files run in one process per core (pytest-xdist, each file whole in one process, so
+# its session fixtures are built once), every process and the kernels, workers and torchrun
+# ranks the tests start at one thread: on 2 idle cores 443-532 s, against 740-860 s in one process
+# at torch's 2 threads (the tests' own subprocesses then fought it for the cores).
+# TEST_WORKERS=0: one process at torch's default threads.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1) $(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # growkit's Trainer beside a plain PyTorch loop, eager and compiled, on the course's model sizes
 # (tokens/s, ratios, GFLOP/s against this machine's measured matmul peak) -> runs/bench.json.
