@@ -45,13 +45,11 @@ lab: $(STAMP)
 	cd $(LAB) && JUPYTERLAB_SETTINGS_DIR=$(abspath $(LAB))/.settings $(abspath $(VENV))/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
 # The test files run in one process per core (pytest-xdist, each file whole in one process, so
-# its session fixtures are built once), every process and the kernels, workers and torchrun
-# ranks the tests start at one thread: on 2 idle cores 443-532 s, against 740-860 s in one process
-# at torch's 2 threads (the tests' own subprocesses then fought it for the cores).
-# TEST_WORKERS=0: one process at torch's default threads.
+# its session fixtures are built once; tests/conftest.py keeps every process at one thread).
+# TEST_WORKERS=0: all in one process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1) $(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # growkit's Trainer beside a plain PyTorch loop, eager and compiled, on the course's model sizes
 # (tokens/s, ratios, GFLOP/s against this machine's measured matmul peak) -> runs/bench.json.

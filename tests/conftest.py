@@ -1,5 +1,12 @@
-import pytest
-import torch
+import os
+
+# What the tests start (notebook kernels, workers, torchrun ranks) runs at one thread too, as
+# this process does (`one_thread`): at torch's 2 threads they fought each other and pytest-xdist's
+# processes for the cores (make test took 740-860 s on 2 cores; 443-664 s at one thread).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402  (after the thread count: torch reads it when it starts)
+import torch  # noqa: E402
 
 from growkit import GPT, GPTConfig, load_text
 
